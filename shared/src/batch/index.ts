@@ -1,0 +1,2 @@
+export * from './columnar.js'
+export * from './values.js'

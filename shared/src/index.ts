@@ -1,0 +1,5 @@
+export * from './errors.js'
+export * from './metrics.js'
+export * from './spec/index.js'
+export * from './subjects.js'
+export * from './version.js'

@@ -1,0 +1,77 @@
+/**
+ * The fixed telemetry vocabulary: every component reports these names and no others, so
+ * dashboards and alerts can rely on them. Labels are bounded (no per-row or per-batch labels).
+ */
+export interface MetricDefinition {
+  name: string
+  kind: 'counter' | 'gauge'
+  help: string
+  labels: readonly string[]
+}
+
+const define = <const D extends Record<string, MetricDefinition>>(d: D) => d
+
+export const METRICS = define({
+  rowsRead: {
+    name: 'outpost_rows_read_total',
+    kind: 'counter',
+    help: 'Rows read from sources.',
+    labels: ['pipeline'],
+  },
+  rowsWritten: {
+    name: 'outpost_rows_written_total',
+    kind: 'counter',
+    help: 'Rows committed for delivery to sinks.',
+    labels: ['pipeline'],
+  },
+  rowsQuarantined: {
+    name: 'outpost_rows_quarantined_total',
+    kind: 'counter',
+    help: 'Rows kept in quarantine with the rule they broke.',
+    labels: ['pipeline'],
+  },
+  rowsFiltered: {
+    name: 'outpost_rows_filtered_total',
+    kind: 'counter',
+    help: 'Rows removed on purpose by a filter.',
+    labels: ['pipeline'],
+  },
+  rowsDropped: {
+    name: 'outpost_rows_dropped_total',
+    kind: 'counter',
+    help: 'Rows dropped by policy (on_error: drop, drop_oldest).',
+    labels: ['pipeline'],
+  },
+  bytesRead: {
+    name: 'outpost_bytes_read_total',
+    kind: 'counter',
+    help: 'Bytes read from sources.',
+    labels: ['pipeline'],
+  },
+  runsFinished: {
+    name: 'outpost_runs_total',
+    kind: 'counter',
+    help: 'Runs finished, by status.',
+    labels: ['pipeline', 'status'],
+  },
+  outboxBatches: {
+    name: 'outpost_outbox_batches',
+    kind: 'gauge',
+    help: 'Batches waiting in the agent outbox.',
+    labels: [],
+  },
+  outboxBytes: {
+    name: 'outpost_outbox_bytes',
+    kind: 'gauge',
+    help: 'Bytes waiting in the agent outbox.',
+    labels: [],
+  },
+  outboxOldestAge: {
+    name: 'outpost_outbox_oldest_age_seconds',
+    kind: 'gauge',
+    help: 'Age of the oldest unacknowledged batch.',
+    labels: [],
+  },
+})
+
+export type MetricKey = keyof typeof METRICS

@@ -1,0 +1,300 @@
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseAllDocuments,
+  parseDocument,
+} from 'yaml'
+import type * as z from 'zod'
+import { type Pipeline, pipelineSchema } from './pipeline.js'
+import { transformSpecs } from './transforms/index.js'
+
+/** One thing wrong with a spec: where (`spec.sinks[0].path`) and what. Line and column are 1-based. */
+export interface SpecError {
+  path: string
+  message: string
+  line?: number
+  column?: number
+}
+
+export type ParseResult<T> =
+  | { ok: true; value: T; errors?: undefined }
+  | { ok: false; errors: SpecError[]; value?: undefined }
+
+export interface ParsedPipeline {
+  pipeline: Pipeline
+  /** The document as written (no defaults filled in), with keys sorted: what gets versioned and hashed. */
+  canonical: string
+}
+
+type PathKey = string | number
+type Doc = ReturnType<typeof parseDocument>
+
+export function formatPath(path: readonly PathKey[]): string {
+  let out = ''
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) out += out ? `.${key}` : key
+    else out += `[${JSON.stringify(key)}]`
+  }
+  return out
+}
+
+export function formatSpecError(e: SpecError): string {
+  const where =
+    e.line === undefined ? '' : ` (line ${e.line}${e.column === undefined ? '' : `, column ${e.column}`})`
+  return `${e.path || '(document)'}: ${e.message}${where}`
+}
+
+/**
+ * `${secret:NAME}` is not valid YAML inside flow collections (`{ url: ${secret:DB} }`), so
+ * references are swapped for a placeholder of the same length before parsing (lines and columns
+ * stay right) and swapped back in the values afterwards.
+ */
+const REFERENCE = /\$\{secret:([A-Za-z_][A-Za-z0-9_]*)\}/g
+const PLACEHOLDER = /__SECRET_([A-Za-z_][A-Za-z0-9_]*?)_(?![A-Za-z0-9])/g
+
+function protectReferences(text: string): string {
+  return text.replace(REFERENCE, (_, name: string) => `__SECRET_${name}_`)
+}
+
+function restoreReferences(value: unknown): unknown {
+  if (typeof value === 'string')
+    return value.includes('__SECRET_')
+      ? value.replace(PLACEHOLDER, (_, name: string) => `\${secret:${name}}`)
+      : value
+  if (Array.isArray(value)) return value.map(restoreReferences)
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, restoreReferences(v)]))
+  return value
+}
+
+/** Parses a pipeline written in YAML or JSON; every error names its path and line. */
+export function parsePipeline(text: string): ParseResult<ParsedPipeline> {
+  const lines = new LineCounter()
+  const doc = parseDocument(protectReferences(text), {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+  })
+  const syntax = syntaxErrors(doc, lines)
+  if (syntax.length > 0) return { ok: false, errors: syntax }
+  return validateDocument(restoreReferences(doc.toJS({ maxAliasCount: 100 })), { doc, lines })
+}
+
+/** Several pipelines in one YAML stream separated by `---` (as `outpost apply -f` accepts). */
+export function parsePipelines(text: string): ParseResult<ParsedPipeline>[] {
+  const lines = new LineCounter()
+  return parseAllDocuments(protectReferences(text), {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+  })
+    .filter((doc) => !('empty' in doc) && doc.contents !== null)
+    .map((doc) => {
+      const d = doc as Doc
+      const syntax = syntaxErrors(d, lines)
+      if (syntax.length > 0) return { ok: false, errors: syntax }
+      return validateDocument(restoreReferences(d.toJS({ maxAliasCount: 100 })), { doc: d, lines })
+    })
+}
+
+/** Validates an already-parsed value (for example a JSON request body). */
+export function validatePipeline(value: unknown): ParseResult<ParsedPipeline> {
+  return validateDocument(value, undefined)
+}
+
+function syntaxErrors(doc: Doc, lines: LineCounter): SpecError[] {
+  return doc.errors.map((e) => {
+    const pos = lines.linePos(e.pos[0])
+    return { path: '', message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col }
+  })
+}
+
+function validateDocument(
+  value: unknown,
+  source: { doc: Doc; lines: LineCounter } | undefined,
+): ParseResult<ParsedPipeline> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return {
+      ok: false,
+      errors: [
+        {
+          path: '',
+          message: 'expected a Pipeline document: an object with apiVersion, kind, metadata and spec',
+          line: 1,
+        },
+      ],
+    }
+  }
+  const result = pipelineSchema.safeParse(value)
+  if (result.success) return { ok: true, value: { pipeline: result.data, canonical: canonicalJson(value) } }
+  const errors = result.error.issues.flatMap((issue) => describeIssue(issue, [], value))
+  const located = errors.map((e) => (source ? { ...e, ...locate(source.doc, source.lines, e) } : e))
+  return { ok: false, errors: located.map(({ rawPath: _, ...e }) => e) }
+}
+
+interface RawError extends SpecError {
+  rawPath: PathKey[]
+  /** True when the error is about a key itself (unknown field), so the line is the key's. */
+  atKey?: boolean
+}
+
+const TRANSFORM_NAMES = transformSpecs.map((t) => t.name) as readonly string[]
+
+function describeIssue(issue: z.core.$ZodIssue, prefix: PathKey[], root: unknown): RawError[] {
+  const path = [...prefix, ...(issue.path as PathKey[])]
+  const input = valueAt(root, path)
+  const at = (message: string, p: PathKey[] = path, atKey = false): RawError => ({
+    path: formatPath(p),
+    rawPath: p,
+    message,
+    ...(atKey ? { atKey } : {}),
+  })
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => at('unknown field', [...path, key], true))
+    case 'invalid_type':
+      if (input === undefined) return [at('required')]
+      return [at(`expected ${issue.expected}, got ${describeType(input)}`)]
+    case 'invalid_value':
+      if (input === undefined) return [at('required')]
+      return [
+        at(
+          `expected ${issue.values.length === 1 ? '' : 'one of '}${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(input)}`,
+        ),
+      ]
+    case 'invalid_union': {
+      if (issue.discriminator !== undefined) {
+        const options = ((issue as { options?: unknown[] }).options ?? [])
+          .map((v) => JSON.stringify(v))
+          .join(', ')
+        if (input === undefined) return [at(`required: one of ${options}`)]
+        return [at(`unknown ${issue.discriminator} ${JSON.stringify(input)}: expected one of ${options}`)]
+      }
+      if (isTransformPath(path)) return describeTransform(issue, path, input, root)
+      // Otherwise report the alternative that got furthest (fewest issues).
+      const best = [...issue.errors].sort((a, b) => a.length - b.length)[0]
+      if (best && best.length > 0 && !(input !== null && typeof input !== 'object')) {
+        return best.flatMap((inner) => describeIssue(inner, path, root))
+      }
+      return [
+        at(issue.message === 'Invalid input' ? `invalid value ${JSON.stringify(input)}` : issue.message),
+      ]
+    }
+    case 'too_small':
+      if (issue.origin === 'array' && Number(issue.minimum) === 1)
+        return [at(issue.message.startsWith('Too small') ? 'must not be empty' : issue.message)]
+      if (issue.origin === 'string')
+        return [
+          at(
+            Number(issue.minimum) === 1
+              ? 'must not be empty'
+              : `must be at least ${issue.minimum} characters`,
+          ),
+        ]
+      return [at(issue.message.startsWith('Too small') ? `must be at least ${issue.minimum}` : issue.message)]
+    case 'too_big':
+      return [at(issue.message.startsWith('Too big') ? `must be at most ${issue.maximum}` : issue.message)]
+    default:
+      return [at(issue.message)]
+  }
+}
+
+function isTransformPath(path: PathKey[]): boolean {
+  return path.length === 3 && path[0] === 'spec' && path[1] === 'transforms' && typeof path[2] === 'number'
+}
+
+/** A transform is a one-key object; report the problems of the one it names, not of every alternative. */
+function describeTransform(
+  issue: z.core.$ZodIssueInvalidUnion,
+  path: PathKey[],
+  input: unknown,
+  root: unknown,
+): RawError[] {
+  const here = (message: string): RawError[] => [{ path: formatPath(path), rawPath: path, message }]
+  const names = TRANSFORM_NAMES.join(', ')
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return here(`expected a transform such as { rename: {...} }: one of ${names}`)
+  }
+  const keys = Object.keys(input)
+  if (keys.length !== 1)
+    return here(
+      `a transform has exactly one key (one of ${names}); found ${keys.length === 0 ? 'none' : keys.join(', ')}`,
+    )
+  const name = keys[0] as string
+  const index = TRANSFORM_NAMES.indexOf(name)
+  if (index < 0)
+    return [
+      {
+        path: formatPath([...path, name]),
+        rawPath: [...path, name],
+        message: `unknown transform: expected one of ${names}`,
+        atKey: true,
+      },
+    ]
+  return (issue.errors[index] ?? []).flatMap((inner) => describeIssue(inner, path, root))
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'a list'
+  if (typeof value === 'object') return 'an object'
+  return `${typeof value} ${JSON.stringify(value)}`
+}
+
+function valueAt(root: unknown, path: readonly PathKey[]): unknown {
+  let current: unknown = root
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined
+    current = (current as Record<PathKey, unknown>)[key]
+  }
+  return current
+}
+
+/** The line of the deepest node that exists along the error's path (the key itself for unknown fields). */
+function locate(doc: Doc, lines: LineCounter, e: RawError): { line?: number; column?: number } {
+  let node: unknown = doc.contents
+  let offset = (node as Node | null)?.range?.[0]
+  for (let i = 0; i < e.rawPath.length; i++) {
+    const key = e.rawPath[i] as PathKey
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === key)
+      if (!pair) break
+      const last = i === e.rawPath.length - 1
+      const keyNode = pair.key as Node
+      offset = keyNode.range?.[0] ?? offset
+      if (last && e.atKey) break
+      node = pair.value
+      if (!last) continue
+      offset = (node as Node | null)?.range?.[0] ?? offset
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key]
+      if (!node) break
+      offset = (node as Node).range?.[0] ?? offset
+    } else {
+      break
+    }
+  }
+  if (offset === undefined) return {}
+  const pos = lines.linePos(offset)
+  return { line: pos.line, column: pos.col }
+}
+
+/** JSON with object keys sorted at every level, so equal documents have equal text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value))
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys)
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key])
+    return out
+  }
+  return value
+}

@@ -1,0 +1,45 @@
+import { castTransformSpec } from './cast.js'
+import {
+  addMetadataTransformSpec,
+  dropTransformSpec,
+  fillTransformSpec,
+  maskTransformSpec,
+  outliersTransformSpec,
+  selectTransformSpec,
+  trimTransformSpec,
+} from './columns.js'
+
+export { METADATA_FIELDS } from './columns.js'
+
+import { deriveTransformSpec } from './derive.js'
+import { filterTransformSpec } from './filter.js'
+import { renameTransformSpec } from './rename.js'
+
+export {
+  addMetadataTransformSpec,
+  castTransformSpec,
+  deriveTransformSpec,
+  dropTransformSpec,
+  fillTransformSpec,
+  filterTransformSpec,
+  maskTransformSpec,
+  outliersTransformSpec,
+  renameTransformSpec,
+  selectTransformSpec,
+  trimTransformSpec,
+}
+
+/** Every transform, in one explicit list. */
+export const transformSpecs = [
+  renameTransformSpec,
+  selectTransformSpec,
+  dropTransformSpec,
+  castTransformSpec,
+  trimTransformSpec,
+  fillTransformSpec,
+  filterTransformSpec,
+  deriveTransformSpec,
+  maskTransformSpec,
+  addMetadataTransformSpec,
+  outliersTransformSpec,
+] as const

@@ -1,0 +1,420 @@
+/**
+ * The agent process: enrols once, keeps the control stream, persists and runs its assigned
+ * pipelines (the last-known-good set when the control plane is away), and delivers everything it
+ * produces through the outbox.
+ */
+import { cpus, hostname, totalmem } from 'node:os'
+import { create } from '@bufbuild/protobuf'
+import { METRICS, OUTPOST_VERSION, StateError } from '@outpost/shared'
+import {
+  type AgentStatus,
+  AgentStatusSchema,
+  type AppliedPipeline,
+  AppliedPipelineSchema,
+  type AppliedReport,
+  AppliedReportSchema,
+  ApplyState,
+  type Command,
+  type CommandResult,
+  CommandResultSchema,
+  type DesiredState,
+  type HostFacts,
+  HostFactsSchema,
+  ProbeKind,
+} from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
+import { ControlClient, type ControlTls, EnrollmentRefusedError } from './control/client.js'
+import type { Logger } from './log.js'
+import { DiskBudget } from './outbox/budget.js'
+import { NatsForwarder } from './outbox/nats-forwarder.js'
+import { Outbox } from './outbox/outbox.js'
+import { SinkDelivery } from './outbox/sink-delivery.js'
+import { Backoff } from './runtime/backoff.js'
+import { type RunnablePipeline, toRunnable } from './runtime/pipeline.js'
+import { executeRun, sleep } from './runtime/run.js'
+import { Scheduler } from './runtime/scheduler.js'
+import { SecretResolver } from './secrets.js'
+import { type AgentIdentity, AgentState, type StoredDesiredState } from './state/store.js'
+import { AgentMetrics } from './telemetry/metrics.js'
+import { WorkerPool } from './workers/pool.js'
+
+export interface AgentOptions {
+  stateDir: string
+  /** host:port of the control plane's gRPC listener. */
+  controlPlane?: string
+  /** Enrolment token, used only when the state directory holds no identity yet. */
+  token?: string
+  name?: string
+  labels?: Record<string, string>
+  /** NATS servers to use instead of those the control plane hands out. */
+  natsServers?: string[]
+  tls?: ControlTls
+  threads?: number
+  maxConcurrentRuns?: number
+  metricsIntervalMs?: number
+  chunkBytes?: number
+  /** Bytes the outbox may hold before pipelines block or drop (default 1 GiB). */
+  diskBudgetBytes?: number
+  /** Where ${secret:NAME} references resolve; default: OUTPOST_SECRET_* environment variables. */
+  secrets?: SecretResolver
+  log: Logger
+}
+
+export const DEFAULT_DISK_BUDGET = 1024 ** 3
+
+export function hostFacts(): HostFacts {
+  return create(HostFactsSchema, {
+    hostname: hostname(),
+    os: process.platform,
+    arch: process.arch,
+    runtimeVersion: process.version,
+    cpus: cpus().length,
+    memoryBytes: BigInt(totalmem()),
+  })
+}
+
+export class Agent {
+  private control: ControlClient | undefined
+  private scheduler: Scheduler | undefined
+  private forwarder: NatsForwarder | undefined
+  private delivery: SinkDelivery | undefined
+  private pool: WorkerPool | undefined
+  private outbox: Outbox | undefined
+  private metricsTimer: NodeJS.Timeout | undefined
+  private applied: AppliedReport = create(AppliedReportSchema, { revision: 0n, pipelines: [] })
+  private identity: AgentIdentity | undefined
+  private readonly stopping = new AbortController()
+  private readonly metrics = new AgentMetrics(() => this.identity?.agentId ?? 'unenrolled')
+  private recentFailures = 0
+
+  private get secrets(): SecretResolver {
+    this.options.secrets ??= new SecretResolver()
+    return this.options.secrets
+  }
+
+  private get diskBudget(): number {
+    return this.options.diskBudgetBytes ?? DEFAULT_DISK_BUDGET
+  }
+
+  private constructor(
+    readonly options: AgentOptions,
+    readonly state: AgentState,
+  ) {}
+
+  /** Opens the state directory, refusing one that another agent holds or that is damaged. */
+  static open(options: AgentOptions): Agent {
+    return new Agent(options, AgentState.open(options.stateDir))
+  }
+
+  /** Enrols when needed (waiting, with backoff, until it succeeds or `stop` is called) and starts everything. */
+  async start(): Promise<void> {
+    try {
+      await this.boot()
+    } catch (error) {
+      await this.stop()
+      throw error
+    }
+  }
+
+  get agentId(): string | undefined {
+    return this.identity?.agentId
+  }
+
+  private async boot(): Promise<void> {
+    const { options, state } = this
+    const log = options.log
+    this.identity = state.identity
+    if (this.identity && options.controlPlane && this.identity.controlPlane !== options.controlPlane) {
+      this.identity = { ...this.identity, controlPlane: options.controlPlane }
+      await state.setIdentity(this.identity)
+    }
+    const address = this.identity?.controlPlane ?? options.controlPlane
+    if (!address) throw new StateError('this agent is not enrolled: give --control-plane and --token')
+    this.control = new ControlClient(
+      address,
+      options.tls,
+      log.child({ component: 'control' }),
+      OUTPOST_VERSION,
+    )
+    if (!this.identity) {
+      if (!options.token)
+        throw new StateError(
+          `this agent is not enrolled: give --token (an enrolment token from \`outpost token create\`)`,
+        )
+      this.identity = await this.enroll(this.control, address, options.token)
+      if (!this.identity) return
+    }
+    const identity = this.identity
+    log.info('agent starting', {
+      agentId: identity.agentId,
+      controlPlane: address,
+      stateDir: options.stateDir,
+      version: OUTPOST_VERSION,
+    })
+
+    this.pool = new WorkerPool(options.threads !== undefined ? { threads: options.threads } : {})
+    this.outbox = new Outbox(state)
+    this.delivery = new SinkDelivery({
+      agentId: identity.agentId,
+      state,
+      outbox: this.outbox,
+      log: log.child({ component: 'sinks' }),
+      secrets: this.secrets,
+    })
+    this.delivery.start()
+    this.forwarder = new NatsForwarder({
+      outbox: this.outbox,
+      log: log.child({ component: 'nats' }),
+      name: `outpost-agent-${identity.agentId}`,
+    })
+    this.configureNats(identity.natsServers, identity.natsUser, identity.natsPassword)
+
+    const outbox = this.outbox
+    const pool = this.pool
+    const budget = new DiskBudget(outbox, this.diskBudget, log.child({ component: 'outbox' }))
+    this.scheduler = new Scheduler(
+      async (pipeline, trigger, signal) => {
+        const outcome = await executeRun(
+          pipeline,
+          trigger,
+          {
+            agentId: identity.agentId,
+            state,
+            outbox,
+            pool,
+            metrics: this.metrics,
+            log,
+            reportRuns: true,
+            secrets: this.secrets,
+            ...(options.chunkBytes ? { chunkBytes: options.chunkBytes } : {}),
+            budget,
+          },
+          signal,
+        )
+        this.recentFailures = outcome.status === 'failed' ? this.recentFailures + 1 : 0
+        return outcome
+      },
+      log.child({ component: 'scheduler' }),
+      options.maxConcurrentRuns ?? 2,
+    )
+    // Last-known-good: run what was assigned before, without waiting for the control plane.
+    const desired = state.desired
+    if (desired) {
+      this.applied = this.applyDesired(desired)
+      log.info('running last-known-good pipelines', {
+        revision: desired.revision,
+        pipelines: desired.pipelines.map((p) => `${p.name}@${p.version}`),
+      })
+    }
+    this.metricsTimer = setInterval(() => void this.flushMetrics(), options.metricsIntervalMs ?? 10_000)
+    this.metricsTimer.unref()
+
+    this.control.start(identity.agentId, identity.credential, {
+      hello: () => ({ host: hostFacts(), applied: this.applied }),
+      welcome: (welcome) => {
+        const nats = welcome.nats
+        if (nats && !options.natsServers)
+          this.configureNats(nats.servers, nats.user || undefined, nats.password || undefined)
+      },
+      desired: (d) => this.onDesired(d),
+      command: (c) => this.onCommand(c),
+      status: () => this.status(),
+    })
+  }
+
+  private async enroll(
+    control: ControlClient,
+    address: string,
+    token: string,
+  ): Promise<AgentIdentity | undefined> {
+    const { options, state } = this
+    const backoff = new Backoff(2000, 300_000)
+    const name = options.name ?? hostname()
+    for (;;) {
+      try {
+        const response = await control.enroll(token, name, options.labels ?? {}, hostFacts())
+        const identity: AgentIdentity = {
+          agentId: response.agentId,
+          credential: response.credential,
+          name,
+          controlPlane: address,
+          labels: response.labels,
+          natsServers: response.nats?.servers ?? [],
+          subjectPrefix: response.nats?.subjectPrefix ?? '',
+          ...(response.nats?.user
+            ? { natsUser: response.nats.user, natsPassword: response.nats.password }
+            : {}),
+          enrolledAt: Date.now(),
+        }
+        await state.setIdentity(identity)
+        options.log.info('enrolled', { agentId: identity.agentId, controlPlane: address })
+        return identity
+      } catch (error) {
+        const refused = error instanceof EnrollmentRefusedError
+        options.log.throttled(
+          'enroll',
+          60_000,
+          refused ? 'error' : 'warn',
+          refused ? 'enrolment refused; check the token' : 'enrolment failed; retrying',
+          {
+            error: (error as Error).message,
+          },
+        )
+        try {
+          await sleep(backoff.next(), this.stopping.signal)
+        } catch {
+          return undefined
+        }
+      }
+    }
+  }
+
+  private configureNats(servers: string[], user?: string, password?: string): void {
+    const list = this.options.natsServers ?? servers
+    if (list.length === 0) return
+    this.forwarder?.configure({ servers: list, ...(user ? { user } : {}), ...(password ? { password } : {}) })
+  }
+
+  private applyDesired(desired: StoredDesiredState): AppliedReport {
+    const runnables: RunnablePipeline[] = []
+    const pipelines: AppliedPipeline[] = desired.pipelines.map((stored) => {
+      const runnable = toRunnable(stored)
+      if ('error' in runnable) {
+        this.options.log.error('cannot apply pipeline', {
+          pipeline: stored.name,
+          version: stored.version,
+          error: runnable.error,
+        })
+        return create(AppliedPipelineSchema, {
+          name: stored.name,
+          version: stored.version,
+          hash: stored.hash,
+          state: ApplyState.FAILED,
+          error: runnable.error,
+        })
+      }
+      runnables.push(runnable)
+      return create(AppliedPipelineSchema, {
+        name: stored.name,
+        version: stored.version,
+        hash: stored.hash,
+        state: ApplyState.APPLIED,
+      })
+    })
+    this.scheduler?.apply(runnables)
+    return create(AppliedReportSchema, { revision: BigInt(desired.revision), pipelines })
+  }
+
+  private async onDesired(message: DesiredState): Promise<AppliedReport> {
+    const desired: StoredDesiredState = {
+      revision: Number(message.revision),
+      pipelines: message.pipelines.map((p) => ({
+        name: p.name,
+        version: p.version,
+        hash: p.hash,
+        specJson: p.specJson,
+      })),
+      receivedAt: Date.now(),
+    }
+    // Durable before acknowledged: a restart without the control plane runs exactly this.
+    await this.state.setDesired(desired)
+    this.applied = this.applyDesired(desired)
+    this.options.log.info('desired state applied', {
+      revision: desired.revision,
+      pipelines: desired.pipelines.map((p) => `${p.name}@${p.version}`),
+    })
+    return this.applied
+  }
+
+  private async onCommand(command: Command): Promise<CommandResult> {
+    const result = (ok: boolean, error = '', resultJson = '') =>
+      create(CommandResultSchema, { commandId: command.commandId, ok, error, resultJson })
+    switch (command.kind.case) {
+      case 'runNow': {
+        const name = command.kind.value.pipeline
+        return this.scheduler?.trigger(name, 'command')
+          ? result(true)
+          : result(false, `pipeline "${name}" is not assigned to this agent`)
+      }
+      case 'probe': {
+        const probe = command.kind.value
+        const kinds = {
+          [ProbeKind.TEST_CONNECTION]: 'test_connection',
+          [ProbeKind.PREVIEW]: 'preview',
+          [ProbeKind.SCHEMA]: 'schema',
+        } as const
+        const kind = kinds[probe.kind as keyof typeof kinds]
+        if (!kind || !this.pool) return result(false, 'unknown probe kind')
+        const { runProbe } = await import('./runtime/probe.js')
+        const outcome = await runProbe(kind, probe.specJson, probe.target, probe.limit, {
+          agentId: this.identity?.agentId ?? '',
+          pool: this.pool,
+          secrets: this.secrets,
+          log: this.options.log.child({ component: 'probe' }),
+        })
+        return result(
+          outcome.ok,
+          outcome.error ?? '',
+          outcome.result === undefined ? '' : JSON.stringify(outcome.result),
+        )
+      }
+      default:
+        return result(
+          false,
+          `command ${command.kind.case ?? 'unknown'} is not supported by agent ${OUTPOST_VERSION}`,
+        )
+    }
+  }
+
+  private status(): AgentStatus {
+    const stats = this.outbox?.stats()
+    return create(AgentStatusSchema, {
+      runsActive: this.scheduler?.activeRuns ?? 0,
+      outboxBatches: BigInt(stats?.batches ?? 0),
+      outboxBytes: BigInt(stats?.bytes ?? 0),
+      outboxOldestAgeMs: BigInt(stats?.oldestCreatedAt ? Date.now() - stats.oldestCreatedAt : 0),
+      natsConnected: this.forwarder?.connected ?? false,
+      runsFailedRecently: this.recentFailures,
+      diskBudgetBytes: BigInt(this.diskBudget),
+    })
+  }
+
+  private async flushMetrics(): Promise<void> {
+    if (!this.outbox) return
+    const stats = this.outbox.stats()
+    const entry = this.metrics.flush([
+      { def: METRICS.outboxBatches, value: stats.batches },
+      { def: METRICS.outboxBytes, value: stats.bytes },
+      {
+        def: METRICS.outboxOldestAge,
+        value: stats.oldestCreatedAt ? Math.round((Date.now() - stats.oldestCreatedAt) / 1000) : 0,
+      },
+    ])
+    if (entry)
+      await this.outbox
+        .append([entry])
+        .catch((error) => this.options.log.warn('cannot store metrics', { error: (error as Error).message }))
+  }
+
+  /** Runs a pipeline now; false when it is not assigned here. */
+  runNow(name: string): boolean {
+    return this.scheduler?.trigger(name, 'manual') ?? false
+  }
+
+  /**
+   * Graceful stop: runs finish or checkpoint their current batch, pending messages get a few
+   * seconds to reach NATS, and the state is closed. Safe to call twice.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping.signal.aborted) return
+    this.stopping.abort()
+    if (this.metricsTimer) clearInterval(this.metricsTimer)
+    await this.scheduler?.stop()
+    await this.flushMetrics()
+    await this.control?.stop()
+    await this.forwarder?.stop(3000)
+    await this.delivery?.stop()
+    await this.pool?.close()
+    await this.state.close()
+    this.options.log.info('agent stopped')
+  }
+}

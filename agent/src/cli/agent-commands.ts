@@ -1,0 +1,268 @@
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { formatSpecError } from '@outpost/shared'
+import { createLogger, type LogFormat, type LogLevel } from '../log.js'
+import { SecretResolver } from '../secrets.js'
+import { type Command, EXIT, parseFlags, parseLabels, UsageError } from './command.js'
+
+const LOG_FLAGS = {
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+} as const
+
+export function loggerFromFlags(
+  values: { 'log-level'?: string | undefined; 'log-format'?: string | undefined },
+  stream: 'stdout' | 'stderr' = 'stdout',
+  redact?: () => readonly string[],
+) {
+  const level = (values['log-level'] ?? process.env.OUTPOST_LOG_LEVEL ?? 'info') as LogLevel
+  if (!['debug', 'info', 'warn', 'error'].includes(level))
+    throw new UsageError(`--log-level must be debug, info, warn or error`)
+  const format = (values['log-format'] ?? process.env.OUTPOST_LOG_FORMAT) as LogFormat | undefined
+  if (format !== undefined && format !== 'json' && format !== 'pretty')
+    throw new UsageError('--log-format must be json or pretty')
+  const out = stream === 'stdout' ? process.stdout : process.stderr
+  return createLogger({
+    level,
+    ...(format ? { format } : { format: out.isTTY ? 'pretty' : 'json' }),
+    write: (line) => out.write(`${line}\n`),
+    ...(redact ? { redact } : {}),
+  })
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kib: 1024,
+  kb: 1000,
+  mib: 1024 ** 2,
+  mb: 1000 ** 2,
+  gib: 1024 ** 3,
+  gb: 1000 ** 3,
+  tib: 1024 ** 4,
+}
+
+/** `512MiB`, `1GiB`, `1.5GB` or a number of bytes. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim())
+  const unit = SIZE_UNITS[(m?.[2] ?? '').toLowerCase()]
+  if (!m || unit === undefined) return undefined
+  return Math.round(Number(m[1]) * unit)
+}
+
+function sizeFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined
+  const bytes = parseSize(value)
+  if (bytes === undefined || bytes <= 0)
+    throw new UsageError(`--${name} must be a size such as 512MiB or 1GiB, got "${value}"`)
+  return bytes
+}
+
+function intFlag(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined
+  const n = Number(value)
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`--${name} must be a positive integer, got "${value}"`)
+  return n
+}
+
+/** Resolves on SIGINT/SIGTERM. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', on)
+      process.off('SIGTERM', on)
+      resolve(signal)
+    }
+    process.on('SIGINT', on)
+    process.on('SIGTERM', on)
+  })
+}
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'Run the agent: enrol with a token once, then run assigned pipelines as a service.',
+  usage: `Usage: outpost agent [flags]
+
+  --control-plane HOST:PORT  gRPC address of the control plane   (env OUTPOST_CONTROL_PLANE)
+  --token TOKEN              enrolment token, needed only once    (env OUTPOST_TOKEN)
+  --state-dir DIR            identity, cursors, outbox, quarantine (env OUTPOST_STATE_DIR; default ./.outpost/agent)
+  --name NAME                display name (default: host name)
+  --label KEY=VALUE          label sent at enrolment; repeatable
+  --nats URL                 NATS server to use instead of the one the control plane gives; repeatable
+  --threads N                worker threads (default: cores - 1)
+  --max-runs N               concurrent runs (default 2)
+  --secrets-file FILE        NAME=value lines for \${secret:NAME} in specs, mode 0600 (env OUTPOST_SECRETS_FILE;
+                             OUTPOST_SECRET_<NAME> variables work too)
+  --disk-budget SIZE         bytes the outbox may hold before pipelines block or drop (default 1GiB; env OUTPOST_DISK_BUDGET)
+  --log-level LEVEL          debug, info, warn, error (default info)
+  --log-format FORMAT        json or pretty (default: pretty on a terminal)
+
+Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory.`,
+  async run(argv) {
+    const { values } = parseFlags(
+      argv,
+      {
+        'control-plane': { type: 'string' },
+        token: { type: 'string' },
+        'state-dir': { type: 'string' },
+        name: { type: 'string' },
+        label: { type: 'string', multiple: true },
+        nats: { type: 'string', multiple: true },
+        threads: { type: 'string' },
+        'max-runs': { type: 'string' },
+        'chunk-bytes': { type: 'string' },
+        'disk-budget': { type: 'string' },
+        'secrets-file': { type: 'string' },
+        ...LOG_FLAGS,
+      },
+      false,
+    )
+    const secretsFile = values['secrets-file'] ?? process.env.OUTPOST_SECRETS_FILE
+    const secrets = new SecretResolver(secretsFile ? { file: secretsFile } : {})
+    const log = loggerFromFlags(values, 'stdout', () => secrets.values())
+    const controlPlane = values['control-plane'] ?? process.env.OUTPOST_CONTROL_PLANE
+    const token = values.token ?? process.env.OUTPOST_TOKEN
+    const threads = intFlag(values.threads, 'threads')
+    const maxRuns = intFlag(values['max-runs'], 'max-runs')
+    const chunkBytes = intFlag(values['chunk-bytes'], 'chunk-bytes')
+    const diskBudget = sizeFlag(values['disk-budget'] ?? process.env.OUTPOST_DISK_BUDGET, 'disk-budget')
+    // Loaded on demand so that quick commands start fast.
+    const { Agent } = await import('../agent.js')
+    const agent = Agent.open({
+      stateDir: values['state-dir'] ?? process.env.OUTPOST_STATE_DIR ?? '.outpost/agent',
+      ...(controlPlane ? { controlPlane } : {}),
+      ...(token ? { token } : {}),
+      ...(values.name ? { name: values.name } : {}),
+      labels: parseLabels(values.label),
+      ...(values.nats ? { natsServers: values.nats } : {}),
+      ...(threads ? { threads } : {}),
+      ...(maxRuns ? { maxConcurrentRuns: maxRuns } : {}),
+      ...(chunkBytes ? { chunkBytes } : {}),
+      ...(diskBudget ? { diskBudgetBytes: diskBudget } : {}),
+      secrets,
+      log,
+    })
+    const signal = untilSignal()
+    const started = agent.start()
+    const first = await Promise.race([
+      signal.then((s) => ({ signal: s })),
+      started.then(() => ({ started: true })),
+    ])
+    if ('started' in first) {
+      const s = await signal
+      log.info('stopping', { signal: s })
+    }
+    await agent.stop()
+    await started.catch(() => {})
+    return EXIT.ok
+  },
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run one pipeline once on this machine without a control plane (--local).',
+  usage: `Usage: outpost run PIPELINE.yaml --local [--state-dir DIR]
+
+Prints one JSON object: {"pipeline","status","rowsRead","rowsWritten","rowsQuarantined","durationMs","errors"}.
+Without --state-dir every run starts from scratch; with it, cursors persist between runs.
+Exit codes: 0 succeeded, 1 the run failed, 2 invalid spec or flags (errors with paths on stderr).`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      local: { type: 'boolean' },
+      'secrets-file': { type: 'string' },
+      'state-dir': { type: 'string' },
+      threads: { type: 'string' },
+      ...LOG_FLAGS,
+    })
+    if (!values.local)
+      throw new UsageError(
+        'only --local runs are supported here; to run on an agent, use `outpost apply` and the console',
+      )
+    const file = positionals[0]
+    if (!file || positionals.length > 1) throw new UsageError('give exactly one pipeline file')
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (error) {
+      throw new UsageError(`cannot read ${file}: ${(error as Error).message}`)
+    }
+    // Logs go to stderr: stdout carries only the JSON result.
+    const log = loggerFromFlags(
+      { 'log-level': values['log-level'] ?? 'warn', 'log-format': values['log-format'] },
+      'stderr',
+    )
+    const threads = intFlag(values.threads, 'threads')
+    const { runLocal } = await import('../runtime/local-run.js')
+    const secretsFile = values['secrets-file'] ?? process.env.OUTPOST_SECRETS_FILE
+    const result = await runLocal(text, {
+      log,
+      secrets: new SecretResolver(secretsFile ? { file: secretsFile } : {}),
+      ...(values['state-dir'] ? { stateDir: values['state-dir'] } : {}),
+      ...(threads ? { threads } : {}),
+    })
+    if (result.kind === 'invalid') {
+      for (const e of result.errors) process.stderr.write(`${file}: ${formatSpecError(e)}\n`)
+      return EXIT.usage
+    }
+    process.stdout.write(`${JSON.stringify(result.report)}\n`)
+    return result.report.status === 'succeeded' ? EXIT.ok : EXIT.failed
+  },
+}
+
+function stateDirFlag(argv: string[]): string {
+  const { values } = parseFlags(argv, { 'state-dir': { type: 'string' } }, false)
+  const dir = values['state-dir'] ?? process.env.OUTPOST_STATE_DIR
+  if (!dir) throw new UsageError("give --state-dir (the agent's state directory)")
+  return dir
+}
+
+export const stateCheckCommand: Command = {
+  name: 'agent state check',
+  summary: "Read every entry of an agent's state file (stop the agent first); exit 3 when it is damaged.",
+  usage: `Usage: outpost agent state check --state-dir DIR`,
+  async run(argv) {
+    const dir = stateDirFlag(argv)
+    const { checkStateFile } = await import('../state/integrity.js')
+    const result = checkStateFile(join(dir, 'state.mdb'))
+    if (result.ok) {
+      process.stdout.write(`${join(dir, 'state.mdb')}: ok, ${result.entries} entries\n`)
+      return EXIT.ok
+    }
+    process.stderr.write(
+      `${join(dir, 'state.mdb')}: damaged (${result.reason})\nRun \`outpost agent state recover --state-dir ${dir}\` to copy what can be read into a fresh file.\n`,
+    )
+    return EXIT.state
+  },
+}
+
+export const stateRecoverCommand: Command = {
+  name: 'agent state recover',
+  summary:
+    'Copy what can be read from a damaged agent state file into a fresh one; the damaged file is kept.',
+  usage: `Usage: outpost agent state recover --state-dir DIR
+
+Stop the agent first. The damaged state.mdb is renamed state.mdb.damaged-<time> and kept; every
+entry that can still be read (identity, pipelines, cursors, outbox, quarantine) is copied into a
+new state.mdb. Entries that cannot be read are counted and reported, never silently dropped.`,
+  async run(argv) {
+    const dir = stateDirFlag(argv)
+    const { recoverStateFile } = await import('../state/integrity.js')
+    const report = await recoverStateFile(dir)
+    for (const db of report.databases) {
+      process.stdout.write(
+        `${db.name}: ${db.copied} entries copied${db.skipped ? `, ${db.skipped} unreadable skipped` : ''}${db.lostRest ? ', the rest of it is unreadable' : ''}\n`,
+      )
+    }
+    if (report.identityFromBackup) process.stdout.write('agent identity restored from identity.json\n')
+    process.stdout.write(`the damaged file is kept as ${report.damagedFile}\n`)
+    const lost = report.databases.some((d) => d.skipped > 0 || d.lostRest)
+    if (lost)
+      process.stdout.write(
+        'some entries could not be read: data from those batches may have to be extracted again\n',
+      )
+    return EXIT.ok
+  },
+}
+
+export const agentCommands: Command[] = [agentCommand, runCommand, stateCheckCommand, stateRecoverCommand]

@@ -1,0 +1,86 @@
+/** The `outpost` command line: a list of commands, each parsing its own flags with node:util. */
+import { type ParseArgsConfig, parseArgs } from 'node:util'
+
+export interface Command {
+  /** One or two words: `agent`, `token create`. */
+  name: string
+  summary: string
+  usage: string
+  run(argv: string[]): Promise<number>
+}
+
+/** Exit codes shared by every command (documented in the README). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, state: 3 } as const
+
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals = true,
+) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+}
+
+/** `--label a=b --label c=d` → { a: 'b', c: 'd' } */
+export function parseLabels(values: readonly string[] | undefined): Record<string, string> {
+  const labels: Record<string, string> = {}
+  for (const v of values ?? []) {
+    const at = v.indexOf('=')
+    if (at <= 0) throw new UsageError(`--label expects key=value, got "${v}"`)
+    labels[v.slice(0, at)] = v.slice(at + 1)
+  }
+  return labels
+}
+
+export function helpText(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((c) => c.name.length))
+  return [
+    'Usage: outpost <command> [flags]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `outpost <command> --help` for its flags.',
+  ].join('\n')
+}
+
+/** Finds and runs a command; never exits the process itself (only main does). */
+export async function runCli(commands: readonly Command[], argv: string[]): Promise<number> {
+  const [first, second, third] = argv
+  if (!first || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(`${helpText(commands)}\n`)
+    return first ? EXIT.ok : EXIT.usage
+  }
+  // The longest matching name wins: `agent state recover` before `agent`.
+  const command =
+    commands.find((c) => c.name === `${first} ${second} ${third}`) ??
+    commands.find((c) => c.name === `${first} ${second}`) ??
+    commands.find((c) => c.name === first)
+  if (!command) {
+    process.stderr.write(`outpost: unknown command "${first}"\n\n${helpText(commands)}\n`)
+    return EXIT.usage
+  }
+  const rest = argv.slice(command.name.split(' ').length)
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`)
+    return EXIT.ok
+  }
+  try {
+    return await command.run(rest)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`outpost ${command.name}: ${error.message}\n\n${command.usage}\n`)
+      return EXIT.usage
+    }
+    const e = error as { code?: string; message?: string }
+    process.stderr.write(`outpost ${command.name}: ${e.message ?? String(error)}\n`)
+    return e.code === 'state_unusable' ? EXIT.state : EXIT.failed
+  }
+}

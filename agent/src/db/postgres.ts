@@ -1,0 +1,351 @@
+import { readFileSync } from 'node:fs'
+/**
+ * Writing batches into PostgreSQL tables, shared by the agent's postgres sink and the control
+ * plane's warehouse. Each write is one transaction: rows go in with COPY (append), or COPY into a
+ * staging table and INSERT … ON CONFLICT (insert skips existing keys, upsert replaces them), with
+ * a ledger row per batch id, so a batch delivered twice changes nothing. Tables are created from
+ * the batch's columns and new columns are added; a column whose type clashes is refused.
+ */
+import type { ColumnTypeName } from '@outpost/shared'
+import type { Column } from '@outpost/shared/batch'
+import pg from 'pg'
+import { from as copyFrom } from 'pg-copy-streams'
+import type { Logger } from '../log.js'
+
+export const PG_TYPE: Record<ColumnTypeName, string> = {
+  string: 'text',
+  int: 'bigint',
+  float: 'double precision',
+  decimal: 'numeric',
+  bool: 'boolean',
+  timestamp: 'timestamptz',
+  date: 'date',
+  json: 'jsonb',
+  bytes: 'bytea',
+}
+
+/** information_schema data_type of what PG_TYPE creates. */
+const CREATED_AS: Record<ColumnTypeName, string> = { ...PG_TYPE, timestamp: 'timestamp with time zone' }
+
+/** Existing column types (information_schema data_type) that accept each of our types. */
+export const COMPATIBLE: Record<ColumnTypeName, string[]> = {
+  string: ['text', 'character varying', 'character'],
+  int: ['bigint', 'integer', 'smallint', 'numeric', 'double precision', 'real'],
+  float: ['double precision', 'real', 'numeric'],
+  decimal: ['numeric', 'double precision', 'real'],
+  bool: ['boolean'],
+  timestamp: ['timestamp with time zone', 'timestamp without time zone'],
+  date: ['date', 'timestamp with time zone', 'timestamp without time zone'],
+  json: ['jsonb', 'json'],
+  bytes: ['bytea'],
+}
+
+/** A batch that can never be written as it is (its columns clash with the table). Not retried. */
+export class SchemaConflictError extends Error {
+  override name = 'SchemaConflictError'
+  readonly code = 'schema_conflict'
+  readonly retryable = false
+  constructor(
+    message: string,
+    readonly batchId: string,
+  ) {
+    super(message)
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`
+}
+
+export function qualified(table: string): { schema: string; name: string; sql: string } {
+  const [schema, name] = table.includes('.') ? (table.split('.') as [string, string]) : ['public', table]
+  return { schema, name, sql: `${quoteIdent(schema)}.${quoteIdent(name)}` }
+}
+
+export interface PgConnectOptions {
+  url: string
+  /** Sent as statement_timeout on every connection. */
+  statementTimeoutMs?: number
+  tls?: { ca?: string; rejectUnauthorized?: boolean }
+  max?: number
+  connectionTimeoutMs?: number
+}
+
+export function pgPool(options: PgConnectOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 4,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 15_000,
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
+    ...(options.tls
+      ? {
+          ssl: {
+            ...(options.tls.ca ? { ca: options.tls.ca } : {}),
+            rejectUnauthorized: options.tls.rejectUnauthorized ?? true,
+          },
+        }
+      : {}),
+  })
+  // An idle client that loses its connection must not crash the process.
+  pool.on('error', (error) => log.warn('postgres connection error', { error: error.message }))
+  return pool
+}
+
+/** A pool for a connector's options (url, tls, statement_timeout as in the pipeline spec). */
+export function connectorPool(
+  options: {
+    url: string
+    statement_timeout?: number | undefined
+    tls?: { ca_file?: string | undefined; reject_unauthorized: boolean } | undefined
+  },
+  pool: { max: number; connectionTimeoutMs?: number },
+  log: Logger,
+): pg.Pool {
+  return pgPool(
+    {
+      url: options.url,
+      ...pool,
+      ...(options.statement_timeout ? { statementTimeoutMs: options.statement_timeout } : {}),
+      ...(options.tls
+        ? {
+            tls: {
+              ...(options.tls.ca_file ? { ca: readFileSync(options.tls.ca_file, 'utf8') } : {}),
+              rejectUnauthorized: options.tls.reject_unauthorized,
+            },
+          }
+        : {}),
+    },
+    log,
+  )
+}
+
+export type PgWriteMode = 'append' | 'insert' | 'upsert'
+
+export interface PgTarget {
+  table: string
+  mode: PgWriteMode
+  keys: string[]
+}
+
+export interface PgLoad {
+  /** The ledger key: a redelivered batch with the same id is skipped. */
+  id: string
+  agentId: string
+  pipeline: string
+  columns: Column[]
+  /** The rows as COPY text, in `columns` order. */
+  copy: string | Uint8Array
+  rows: number
+  targets: PgTarget[]
+}
+
+export class PgTableWriter {
+  private ready: Promise<void> | undefined
+  /** table → column → information_schema data_type */
+  private readonly tables = new Map<string, Map<string, string>>()
+
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly log: Logger,
+    private readonly ledger = 'outpost_ledger',
+  ) {}
+
+  private init(): Promise<void> {
+    this.ready ??= this.pool
+      .query(
+        `CREATE TABLE IF NOT EXISTS ${quoteIdent(this.ledger)} (
+          batch_id text PRIMARY KEY,
+          agent_id text NOT NULL,
+          pipeline text NOT NULL,
+          tables text[] NOT NULL,
+          row_count integer NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now())`,
+      )
+      .then(() => undefined)
+      .catch((error) => {
+        this.ready = undefined
+        throw error
+      })
+    return this.ready
+  }
+
+  /** Writes the loads not written before, in one transaction; returns how many were new. */
+  async write(loads: PgLoad[]): Promise<number> {
+    if (loads.length === 0) return 0
+    await this.init()
+    const client = await this.pool.connect()
+    const touched = new Set<string>()
+    try {
+      await client.query('BEGIN')
+      const applied = new Set(
+        (
+          await client.query<{ batch_id: string }>(
+            `SELECT batch_id FROM ${quoteIdent(this.ledger)} WHERE batch_id = ANY($1::text[])`,
+            [loads.map((b) => b.id)],
+          )
+        ).rows.map((r) => r.batch_id),
+      )
+      const fresh = loads.filter((b) => !applied.has(b.id))
+      for (const load of fresh) {
+        for (const target of load.targets) {
+          touched.add(target.table)
+          await this.ensureTable(client, target, load)
+          if (target.mode === 'append') await copyInto(client, qualified(target.table).sql, load)
+          else await this.merge(client, target, load)
+        }
+      }
+      if (fresh.length > 0) {
+        await client.query(
+          `INSERT INTO ${quoteIdent(this.ledger)} (batch_id, agent_id, pipeline, tables, row_count)
+           SELECT a, b, c, string_to_array(d, ','), e
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS t(a, b, c, d, e)`,
+          [
+            fresh.map((b) => b.id),
+            fresh.map((b) => b.agentId),
+            fresh.map((b) => b.pipeline),
+            fresh.map((b) => b.targets.map((t) => t.table).join(',')),
+            fresh.map((b) => b.rows),
+          ],
+        )
+      }
+      await client.query('COMMIT')
+      return fresh.length
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      // DDL may have been rolled back with the rest: learn the tables again next time.
+      for (const t of touched) this.tables.delete(t)
+      throw error
+    } finally {
+      client.release()
+    }
+  }
+
+  /** Creates the table or adds missing columns; refuses clashing types. */
+  private async ensureTable(client: pg.PoolClient, target: PgTarget, load: PgLoad): Promise<void> {
+    const table = qualified(target.table)
+    for (const c of load.columns) {
+      if (Buffer.byteLength(c.name) > 63)
+        throw new SchemaConflictError(
+          `column name "${c.name.slice(0, 40)}…" is longer than PostgreSQL's 63 bytes`,
+          load.id,
+        )
+    }
+    let known = this.tables.get(target.table)
+    if (!known) {
+      const result = await client.query<{ column_name: string; data_type: string }>(
+        'SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2',
+        [table.schema, table.name],
+      )
+      known = new Map(result.rows.map((r) => [r.column_name, r.data_type]))
+      if (known.size === 0) {
+        const columns = load.columns.map((c) => `${quoteIdent(c.name)} ${PG_TYPE[c.type]}`)
+        if (target.mode !== 'append') {
+          const missing = target.keys.filter((k) => !load.columns.some((c) => c.name === k))
+          if (missing.length > 0)
+            throw new SchemaConflictError(`keys ${missing.join(', ')} are not columns of the batch`, load.id)
+          columns.push(`PRIMARY KEY (${target.keys.map(quoteIdent).join(', ')})`)
+        }
+        if (table.schema !== 'public')
+          await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(table.schema)}`)
+        await client.query(`CREATE TABLE IF NOT EXISTS ${table.sql} (${columns.join(', ')})`)
+        known = new Map(load.columns.map((c) => [c.name, CREATED_AS[c.type]]))
+        this.log.info('table created', { table: target.table, columns: load.columns.length })
+      }
+      this.tables.set(target.table, known)
+    }
+    for (const c of load.columns) {
+      const existing = known.get(c.name)
+      if (existing === undefined) {
+        await client.query(
+          `ALTER TABLE ${table.sql} ADD COLUMN IF NOT EXISTS ${quoteIdent(c.name)} ${PG_TYPE[c.type]}`,
+        )
+        known.set(c.name, CREATED_AS[c.type])
+        this.log.info('column added', { table: target.table, column: c.name, type: PG_TYPE[c.type] })
+      } else if (!COMPATIBLE[c.type].includes(existing)) {
+        throw new SchemaConflictError(
+          `column "${c.name}" of table ${target.table} is ${existing} in the database, but the batch has ${c.type} values`,
+          load.id,
+        )
+      }
+    }
+  }
+
+  /** insert and upsert: COPY into a staging table, then INSERT … ON CONFLICT (the last row of a key wins). */
+  private async merge(client: pg.PoolClient, target: PgTarget, load: PgLoad): Promise<void> {
+    const table = qualified(target.table)
+    const names = load.columns.map((c) => c.name)
+    const missing = target.keys.filter((k) => !names.includes(k))
+    if (missing.length > 0)
+      throw new SchemaConflictError(`keys ${missing.join(', ')} are not columns of the batch`, load.id)
+    await client.query(`CREATE TEMP TABLE outpost_stage (LIKE ${table.sql}) ON COMMIT DROP`)
+    await client.query('ALTER TABLE outpost_stage ADD COLUMN outpost_ord bigserial')
+    await copyInto(client, 'outpost_stage', load)
+    const cols = names.map(quoteIdent).join(', ')
+    const keys = target.keys.map(quoteIdent).join(', ')
+    const updates = names
+      .filter((c) => !target.keys.includes(c))
+      .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`)
+    const action =
+      target.mode === 'upsert' && updates.length > 0 ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'
+    try {
+      await client.query(
+        `INSERT INTO ${table.sql} (${cols})
+         SELECT DISTINCT ON (${keys}) ${cols} FROM outpost_stage ORDER BY ${keys}, outpost_ord DESC
+         ON CONFLICT (${keys}) DO ${action}`,
+      )
+    } catch (error) {
+      if ((error as { code?: string }).code === '42P10') {
+        throw new SchemaConflictError(
+          `table ${target.table} has no unique constraint on (${target.keys.join(', ')}), which ${target.mode} needs`,
+          load.id,
+        )
+      }
+      throw error
+    } finally {
+      await client.query('DROP TABLE IF EXISTS outpost_stage').catch(() => {})
+    }
+  }
+
+  /** Forgets what it knew of a table (after dropping or altering it outside this writer). */
+  forget(table: string): void {
+    this.tables.delete(table)
+  }
+
+  /** Creates the table or adds columns for `columns`, inside the caller's transaction. */
+  async prepare(client: pg.PoolClient, target: PgTarget, columns: Column[], id: string): Promise<void> {
+    await this.ensureTable(client, target, {
+      id,
+      agentId: '',
+      pipeline: '',
+      columns,
+      copy: '',
+      rows: 0,
+      targets: [target],
+    })
+  }
+
+  async count(table: string): Promise<number> {
+    const result = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(table).sql}`)
+    return Number(result.rows[0]?.n ?? 0)
+  }
+}
+
+export async function copyInto(
+  client: pg.PoolClient,
+  tableSql: string,
+  load: Pick<PgLoad, 'columns' | 'copy'>,
+): Promise<void> {
+  const stream = client.query(
+    copyFrom(`COPY ${tableSql} (${load.columns.map((c) => quoteIdent(c.name)).join(', ')}) FROM STDIN`),
+  )
+  await new Promise<void>((resolve, reject) => {
+    stream.on('error', reject)
+    stream.on('finish', resolve)
+    stream.end(
+      typeof load.copy === 'string'
+        ? load.copy
+        : Buffer.from(load.copy.buffer, load.copy.byteOffset, load.copy.byteLength),
+    )
+  })
+}

@@ -1,0 +1,168 @@
+/**
+ * Starts runs of the assigned pipelines on their schedules: cron (with time zone), fixed
+ * intervals, continuous, or only on demand. A pipeline never runs twice at once; a trigger that
+ * arrives while it runs queues one more run. A global limit caps concurrent runs.
+ */
+import { nextRunAt } from '@outpost/shared'
+import type { Logger } from '../log.js'
+import type { RunnablePipeline } from './pipeline.js'
+import type { RunOutcome } from './run.js'
+
+export type RunFunction = (
+  pipeline: RunnablePipeline,
+  trigger: string,
+  signal: AbortSignal,
+) => Promise<RunOutcome>
+
+interface Entry {
+  pipeline: RunnablePipeline
+  timer: NodeJS.Timeout | undefined
+  running: Promise<void> | undefined
+  queued: string | undefined
+  lastStart: number | undefined
+  lastOutcome: RunOutcome | undefined
+  removed: boolean
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1
+const CONTINUOUS_GAP_MS = 1000
+
+export class Scheduler {
+  private readonly entries = new Map<string, Entry>()
+  private readonly abort = new AbortController()
+  private active = 0
+  private readonly waiting: (() => void)[] = []
+  private stopped = false
+
+  constructor(
+    private readonly run: RunFunction,
+    private readonly log: Logger,
+    private readonly maxConcurrent = 2,
+  ) {}
+
+  get activeRuns(): number {
+    return this.active
+  }
+
+  /** Replaces the set of pipelines. Unchanged ones keep their timers; removed ones finish their current run. */
+  apply(pipelines: readonly RunnablePipeline[]): void {
+    const next = new Map(pipelines.map((p) => [p.name, p]))
+    for (const [name, entry] of this.entries) {
+      if (!next.has(name)) {
+        entry.removed = true
+        if (entry.timer) clearTimeout(entry.timer)
+        this.entries.delete(name)
+      }
+    }
+    for (const p of pipelines) {
+      let entry = this.entries.get(p.name)
+      if (entry) {
+        if (entry.pipeline.hash === p.hash) continue
+        if (entry.timer) clearTimeout(entry.timer)
+        entry.timer = undefined
+        entry.pipeline = p
+      } else {
+        entry = {
+          pipeline: p,
+          timer: undefined,
+          running: undefined,
+          queued: undefined,
+          lastStart: undefined,
+          lastOutcome: undefined,
+          removed: false,
+        }
+        this.entries.set(p.name, entry)
+      }
+      this.plan(entry)
+    }
+  }
+
+  pipelines(): RunnablePipeline[] {
+    return [...this.entries.values()].map((e) => e.pipeline)
+  }
+
+  lastOutcome(name: string): RunOutcome | undefined {
+    return this.entries.get(name)?.lastOutcome
+  }
+
+  /** Runs a pipeline now (or right after its current run). */
+  trigger(name: string, trigger = 'manual'): boolean {
+    const entry = this.entries.get(name)
+    if (!entry || this.stopped) return false
+    if (entry.running) entry.queued = trigger
+    else this.start(entry, trigger)
+    return true
+  }
+
+  private plan(entry: Entry): void {
+    if (this.stopped || entry.removed || entry.running) return
+    const at = nextRunAt(entry.pipeline.schedule, new Date(), entry.lastStart)
+    if (at === undefined) return
+    const delay = Math.max(
+      0,
+      at -
+        Date.now() +
+        (entry.pipeline.schedule.kind === 'continuous' && entry.lastStart ? CONTINUOUS_GAP_MS : 0),
+    )
+    entry.timer = setTimeout(
+      () => {
+        entry.timer = undefined
+        if (delay >= MAX_TIMER_MS) this.plan(entry)
+        else this.start(entry, 'schedule')
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    )
+  }
+
+  private start(entry: Entry, trigger: string): void {
+    if (entry.timer) {
+      clearTimeout(entry.timer)
+      entry.timer = undefined
+    }
+    entry.lastStart = Date.now()
+    entry.running = (async () => {
+      await this.slot()
+      try {
+        if (this.stopped) return
+        entry.lastOutcome = await this.run(entry.pipeline, trigger, this.abort.signal)
+      } catch (error) {
+        this.log.error('run crashed', { pipeline: entry.pipeline.name, error: (error as Error).message })
+      } finally {
+        this.release()
+      }
+    })().finally(() => {
+      entry.running = undefined
+      if (entry.removed || this.stopped) return
+      if (entry.queued) {
+        const queued = entry.queued
+        entry.queued = undefined
+        this.start(entry, queued)
+      } else {
+        this.plan(entry)
+      }
+    })
+  }
+
+  private async slot(): Promise<void> {
+    if (this.active < this.maxConcurrent) {
+      this.active++
+      return
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.active++
+  }
+
+  private release(): void {
+    this.active--
+    this.waiting.shift()?.()
+  }
+
+  /** Stops scheduling, asks running runs to checkpoint and stop, and waits for them. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const entry of this.entries.values()) if (entry.timer) clearTimeout(entry.timer)
+    this.abort.abort(new Error('agent stopping'))
+    for (const w of this.waiting.splice(0)) w()
+    await Promise.allSettled([...this.entries.values()].map((e) => e.running))
+  }
+}

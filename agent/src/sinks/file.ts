@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto'
+import { promises as fs, constants as fsConstants } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileSinkSpec, SinkError } from '@outpost/shared'
+import { formatValue, jsonValue, type RowBatch, type Value } from '@outpost/shared/batch'
+import type * as z from 'zod'
+import { encodeParquet } from '../db/parquet.js'
+import { defineSink, type SinkBatch } from './types.js'
+
+type FileSinkOptions = z.output<typeof fileSinkSpec.schema>
+
+const encoder = new TextEncoder()
+const PERMANENT_FS_ERRORS = new Set([
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOTDIR',
+  'EISDIR',
+  'EEXIST',
+  'ENAMETOOLONG',
+])
+
+const NEEDS_QUOTES = /[",\n\r]/
+
+function csvField(text: string | undefined): string {
+  if (text === undefined) return ''
+  if (text === '') return '""'
+  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text
+}
+
+export function encodeCsv(batch: RowBatch): string {
+  const types = batch.columns.map((c) => c.type)
+  // Numbers and booleans never need quoting; only text-like cells are checked.
+  const plain = types.map((t) => t === 'int' || t === 'float' || t === 'bool' || t === 'date')
+  let out = `${batch.columns.map((c) => csvField(c.name)).join(',')}\n`
+  for (const row of batch.rows) {
+    let line = ''
+    for (let i = 0; i < row.length; i++) {
+      if (i > 0) line += ','
+      const text = formatValue(row[i] as Value, types[i]!)
+      line += plain[i] ? (text ?? '') : csvField(text)
+    }
+    out += `${line}\n`
+  }
+  return out
+}
+
+export function encodeNdjson(batch: RowBatch): string {
+  let out = ''
+  for (const row of batch.rows) {
+    const obj: Record<string, unknown> = {}
+    batch.columns.forEach((c, i) => {
+      obj[c.name] = jsonValue(row[i]!, c.type)
+    })
+    out += `${JSON.stringify(obj)}\n`
+  }
+  return out
+}
+
+export function fileNameFor(options: FileSinkOptions, batch: SinkBatch): string {
+  const values: Record<string, string> = {
+    pipeline: batch.pipeline,
+    run: batch.runId,
+    seq: String(batch.seq).padStart(6, '0'),
+    agent: batch.agentId,
+    date: new Date(batch.createdAt).toISOString().slice(0, 10),
+    ext: options.format,
+  }
+  return options.file_name.replace(/\{(\w+)\}/g, (whole: string, name: string) => values[name] ?? whole)
+}
+
+export const fileSink = defineSink<FileSinkOptions>({
+  spec: fileSinkSpec,
+  delivery: 'local',
+  open(options) {
+    const root = resolve(options.path)
+    return {
+      async write(batch) {
+        const target = join(root, fileNameFor(options, batch))
+        const bytes = batch.payload
+        const temp = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`)
+        try {
+          await fs.mkdir(dirname(target), { recursive: true })
+          // Same batch id → same file name: a redelivered batch replaces its own file, never adds rows.
+          await fs.writeFile(temp, bytes)
+          await fs.rename(temp, target)
+        } catch (error) {
+          await fs.rm(temp, { force: true }).catch(() => {})
+          const code = (error as NodeJS.ErrnoException).code ?? ''
+          // A full disk may free up; a read-only or mistyped path will not fix itself.
+          throw new SinkError(
+            `file sink: cannot write under ${root}: ${(error as Error).message}`,
+            !PERMANENT_FS_ERRORS.has(code),
+            { cause: error },
+          )
+        }
+      },
+      async close() {},
+    }
+  },
+  async check(options) {
+    const root = resolve(options.path)
+    try {
+      await fs.mkdir(root, { recursive: true })
+      await fs.access(root, fsConstants.W_OK)
+    } catch (error) {
+      throw new SinkError(`file sink: cannot write under ${root}: ${(error as Error).message}`, false)
+    }
+    return `${root} is writable`
+  },
+  encode(options, batch) {
+    if (options.format === 'parquet') return new Uint8Array(encodeParquet(batch.columns, batch.rows))
+    return encoder.encode(options.format === 'ndjson' ? encodeNdjson(batch) : encodeCsv(batch))
+  },
+})

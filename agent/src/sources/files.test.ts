@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { headHash, lastRecordBoundary, listFiles, planRead, readChunks } from './files.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-files-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+const Q = 34
+const bytes = (s: string) => new TextEncoder().encode(s)
+
+describe('record boundaries', () => {
+  it('cuts after the last newline outside quotes', () => {
+    expect(lastRecordBoundary(bytes('a,b\nc,d\ne'), Q, Q)).toBe(8)
+    expect(lastRecordBoundary(bytes('a,"b\nc"\nd,"e\nf'), Q, Q)).toBe(8)
+    expect(lastRecordBoundary(bytes('a,"b""\nc"'), Q, Q)).toBe(-1)
+    expect(lastRecordBoundary(bytes('no newline'), Q, Q)).toBe(-1)
+    expect(lastRecordBoundary(bytes('x\n'), Q, Q)).toBe(2)
+    // With a backslash escape, \" does not end the quoted field.
+    expect(lastRecordBoundary(bytes('a,"b\\"\nc"\nd'), Q, 92)).toBe(10)
+  })
+
+  it('reads a file in chunks that end at record boundaries and resume from an offset', async () => {
+    const lines = ['id,text']
+    for (let i = 0; i < 2000; i++) lines.push(i % 10 === 0 ? `${i},"multi\nline ${i}"` : `${i},plain ${i}`)
+    const text = `${lines.join('\n')}\n`
+    const path = join(dir, 'big.csv')
+    writeFileSync(path, text)
+    const chunks: string[] = []
+    const ends: number[] = []
+    for await (const c of readChunks(
+      path,
+      0,
+      4096,
+      (b) => lastRecordBoundary(b, Q, Q),
+      new AbortController().signal,
+    )) {
+      chunks.push(Buffer.from(c.bytes).toString())
+      ends.push(c.end)
+      expect(c.bytes.byteOffset).toBe(0)
+    }
+    expect(chunks.join('')).toBe(text)
+    expect(chunks.length).toBeGreaterThan(5)
+    for (const c of chunks) expect((c.match(/"/g) ?? []).length % 2).toBe(0)
+    // Resuming from the end of the third chunk gives exactly the rest.
+    let rest = ''
+    for await (const c of readChunks(
+      path,
+      ends[2]!,
+      4096,
+      (b) => lastRecordBoundary(b, Q, Q),
+      new AbortController().signal,
+    ))
+      rest += Buffer.from(c.bytes).toString()
+    expect(chunks.slice(0, 3).join('') + rest).toBe(text)
+  })
+
+  it('keeps a final record without a newline and handles an empty file', async () => {
+    writeFileSync(join(dir, 'tail.csv'), 'a\n1\n2')
+    let all = ''
+    for await (const c of readChunks(
+      join(dir, 'tail.csv'),
+      0,
+      2,
+      (b) => lastRecordBoundary(b, Q, Q),
+      new AbortController().signal,
+    ))
+      all += Buffer.from(c.bytes).toString()
+    expect(all).toBe('a\n1\n2')
+    writeFileSync(join(dir, 'empty.csv'), '')
+    const none = []
+    for await (const c of readChunks(
+      join(dir, 'empty.csv'),
+      0,
+      64,
+      (b) => lastRecordBoundary(b, Q, Q),
+      new AbortController().signal,
+    ))
+      none.push(c)
+    expect(none).toEqual([])
+  })
+})
+
+describe('files read once', () => {
+  it('lists a glob oldest first and reports a missing file clearly', async () => {
+    const sub = mkdtempSync(join(dir, 'glob-'))
+    writeFileSync(join(sub, 'b.csv'), 'x')
+    writeFileSync(join(sub, 'a.csv'), 'x')
+    writeFileSync(join(sub, 'c.txt'), 'x')
+    const files = await listFiles(join(sub, '*.csv'))
+    expect(files.map((f) => f.path.split('/').pop()).sort()).toEqual(['a.csv', 'b.csv'])
+    expect(await listFiles(join(sub, 'none-*.csv'))).toEqual([])
+    await expect(listFiles(join(sub, 'missing.csv'))).rejects.toThrow(/file not found: .*missing\.csv/)
+  })
+
+  it('skips unchanged files, resumes partial ones, reads appended bytes, restarts replaced ones', async () => {
+    const path = join(dir, 'plan.csv')
+    writeFileSync(path, 'a\n1\n2\n')
+    const [file] = await listFiles(path)
+    const cursor = {
+      size: file!.size,
+      mtimeMs: file!.mtimeMs,
+      headHash: await headHash(path, 6),
+      headBytes: 6,
+      offset: 6,
+      records: 2,
+      done: true,
+    }
+    expect(await planRead(file!, undefined)).toMatchObject({ action: 'read', offset: 0 })
+    expect(await planRead(file!, cursor)).toEqual({ action: 'skip' })
+    expect(await planRead(file!, { ...cursor, offset: 4, done: false })).toMatchObject({
+      action: 'read',
+      offset: 4,
+      reason: 'resume',
+    })
+    writeFileSync(path, 'a\n1\n2\n3\n')
+    const [grown] = await listFiles(path)
+    expect(await planRead(grown!, cursor)).toMatchObject({
+      action: 'read',
+      offset: 6,
+      records: 2,
+      reason: 'appended',
+    })
+    writeFileSync(path, 'b\n9\n9\n9\n')
+    const [replaced] = await listFiles(path)
+    expect(await planRead(replaced!, cursor)).toMatchObject({ action: 'read', offset: 0, reason: 'replaced' })
+  })
+})

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { type Converter, compileFormat, converterTo, FAIL } from './convert.js'
+
+function to(type: Parameters<typeof converterTo>[0], options = {}): Converter {
+  const c = converterTo(type, options)
+  if (typeof c === 'string') throw new Error(c)
+  return c
+}
+
+describe('conversions', () => {
+  it('int: safe integers as numbers, beyond ±2^53 as bigint, out of int64 range fails', () => {
+    const int = to('int')
+    expect(int(' 42 ', 'string')).toBe(42)
+    expect(int('-7', 'string')).toBe(-7)
+    expect(int('12.0', 'string')).toBe(12)
+    expect(int('12.5', 'string')).toBe(FAIL)
+    expect(int('9007199254740993', 'string')).toBe(9007199254740993n)
+    expect(int('9223372036854775807', 'string')).toBe(9223372036854775807n)
+    expect(int('9223372036854775808', 'string')).toBe(FAIL)
+    expect(int('1e3', 'string')).toBe(FAIL)
+    expect(int('', 'string')).toBe(FAIL)
+    expect(int('abc', 'string')).toBe(FAIL)
+  })
+
+  it('float and decimal: decimals keep every digit', () => {
+    expect(to('float')('3.25', 'string')).toBe(3.25)
+    expect(to('float')('NaN', 'string')).toBeNaN()
+    expect(to('float')('-inf', 'string')).toBe(-Infinity)
+    expect(to('float')('1,5', 'string')).toBe(FAIL)
+    const dec = to('decimal')
+    expect(dec('+0012.500', 'string')).toBe('12.500')
+    expect(dec('.5', 'string')).toBe('0.5')
+    expect(dec('-123456789012345678901234567890.123456789', 'string')).toBe(
+      '-123456789012345678901234567890.123456789',
+    )
+    expect(dec('1.2.3', 'string')).toBe(FAIL)
+  })
+
+  it('bool accepts the usual spellings only', () => {
+    const bool = to('bool')
+    for (const t of ['true', 'T', 'yes', '1', 'on']) expect(bool(t, 'string')).toBe(true)
+    for (const f of ['false', 'F', 'no', '0', 'off']) expect(bool(f, 'string')).toBe(false)
+    expect(bool('maybe', 'string')).toBe(FAIL)
+  })
+
+  it('timestamps: ISO with offsets, microseconds, time zones across DST, formats', () => {
+    const ts = to('timestamp')
+    expect(ts('2024-01-01T00:00:00Z', 'string')).toBe(1_704_067_200_000_000)
+    expect(ts('2024-01-01T01:00:00+01:00', 'string')).toBe(1_704_067_200_000_000)
+    expect(ts('2024-01-01 00:00:00.123456Z', 'string')).toBe(1_704_067_200_123_456)
+    expect(ts('2024-01-01', 'string')).toBe(1_704_067_200_000_000)
+    expect(ts('2024-02-30T00:00:00Z', 'string')).toBe(FAIL)
+    expect(ts('yesterday', 'string')).toBe(FAIL)
+    expect(ts('9999-12-31T23:59:59.999999Z', 'string')).toBe(253_402_300_799_999_999n)
+    const berlin = to('timestamp', { timezone: 'Europe/Berlin' })
+    expect(berlin('2024-01-15T12:00:00', 'string')).toBe(Date.UTC(2024, 0, 15, 11) * 1000)
+    expect(berlin('2024-07-15T12:00:00', 'string')).toBe(Date.UTC(2024, 6, 15, 10) * 1000)
+    // The hour after the spring-forward gap and an explicit offset that overrides the zone.
+    expect(berlin('2024-03-31T03:30:00', 'string')).toBe(Date.UTC(2024, 2, 31, 1, 30) * 1000)
+    expect(berlin('2024-07-15T12:00:00Z', 'string')).toBe(Date.UTC(2024, 6, 15, 12) * 1000)
+    const german = to('timestamp', { format: 'DD.MM.YYYY HH:mm:ss', timezone: 'Europe/Berlin' })
+    expect(german('15.01.2024 12:00:00', 'string')).toBe(Date.UTC(2024, 0, 15, 11) * 1000)
+    expect(to('timestamp', { format: 'unix' })('1704067200', 'string')).toBe(1_704_067_200_000_000)
+    expect(to('timestamp', { format: 'unix_ms' })('1704067200123', 'string')).toBe(1_704_067_200_123_000)
+  })
+
+  it('dates', () => {
+    const date = to('date')
+    expect(date('1970-01-02', 'string')).toBe(1)
+    expect(date('2024-02-29', 'string')).toBe(19782)
+    expect(date('2023-02-29', 'string')).toBe(FAIL)
+    expect(to('date', { format: 'DD/MM/YYYY' })('29/02/2024', 'string')).toBe(19782)
+  })
+
+  it('json and strings', () => {
+    expect(to('json')('{"a":[1,2]}', 'string')).toBe('{"a":[1,2]}')
+    expect(to('json')('{a:1}', 'string')).toBe(FAIL)
+    expect(to('string')(1_704_067_200_000_000, 'timestamp')).toBe('2024-01-01T00:00:00Z')
+    expect(to('string')(12n, 'int')).toBe('12')
+  })
+
+  it('refuses unusable options with a reason', () => {
+    expect(converterTo('timestamp', { timezone: 'Mars/Base' })).toBe('unknown time zone "Mars/Base"')
+    expect(converterTo('timestamp', { format: 'HH:mm' })).toBe('format "HH:mm" needs at least YYYY')
+    expect(compileFormat('YYYY-MM-DD')?.('2024-05-06')).toMatchObject({ year: 2024, month: 5, day: 6 })
+  })
+})

@@ -1,0 +1,59 @@
+/** Messages between the main thread and the worker pool: tagged unions, bytes transferred. */
+import type { SerializedError } from '@outpost/shared'
+import type { Column } from '@outpost/shared/batch'
+import type { Rejection } from '../transforms/types.js'
+import type { BatchProfile } from '../validate/profile.js'
+
+export interface BatchMeta {
+  agentId: string
+  pipeline: string
+  version: number
+  runId: string
+  nowMs: number
+  /** Largest encoded DataBatch (NATS refuses messages over its max_payload, 1 MiB by default). */
+  maxBatchBytes: number
+  /** What the chunk came from (a file path, a table), for add_metadata. */
+  source?: string
+  /** For probes: return up to this many transformed rows as JSON values, and encode nothing. */
+  preview?: number
+}
+
+export interface ProcessRequest {
+  type: 'process'
+  /** Compiled pipelines are cached under this key (pipeline name and spec hash). */
+  pipelineKey: string
+  specJson: string
+  bytes: Uint8Array
+  decodeState: unknown
+  meta: BatchMeta
+}
+
+export interface QuarantinedRow extends Rejection {
+  /** The source row, column name → value as read. */
+  row: Record<string, unknown>
+}
+
+export interface ProcessResult {
+  type: 'processed'
+  /**
+   * For central sinks: the rows as telemetry.v1.DataBatch messages, each at most maxBatchBytes,
+   * without batch_id and seq (the main thread appends those at commit). Empty otherwise.
+   */
+  batches: { bytes: Uint8Array; rows: number }[]
+  columns: Column[]
+  recordCount: number
+  rowsRead: number
+  rowsPassed: number
+  rowsFiltered: number
+  quarantined: QuarantinedRow[]
+  decodeState?: unknown
+  /** Per sink: the bytes its `encode` made of the rows, or null when it takes the DataBatch. */
+  sinkPayloads: (Uint8Array | null)[]
+  /** With a validate section: the batch's column profile, for the run's quality report. */
+  profile?: BatchProfile
+  /** With meta.preview: the first rows after the transforms, as JSON values. */
+  preview?: unknown[][]
+}
+
+export type WorkerRequest = ProcessRequest
+export type WorkerResponse = ProcessResult | { type: 'error'; error: SerializedError }

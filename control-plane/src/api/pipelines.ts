@@ -1,0 +1,191 @@
+import { create } from '@bufbuild/protobuf'
+import { specHash } from '@outpost/agent'
+import { formatPath, type ParsedPipeline, parsePipeline, validatePipeline } from '@outpost/shared'
+import { RunNowSchema } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
+import type { Context } from 'hono'
+import { Hono } from 'hono'
+import type { ControlPlaneContext } from '../context.js'
+import type { PipelineRecord, PipelineVersionRecord } from '../store/types.js'
+import { ApiError, badRequest, conflict, notFound } from './problem.js'
+
+async function readSpec(c: Context): Promise<ParsedPipeline> {
+  const type = c.req.header('content-type') ?? ''
+  const text = await c.req.text()
+  if (text.trim() === '') throw badRequest('the request body must be a pipeline document (YAML or JSON)')
+  const parsed = type.includes('json') ? jsonOrText(text) : parsePipeline(text)
+  if (!parsed.ok) {
+    throw badRequest(
+      `invalid pipeline spec: ${parsed.errors.map((e) => `${e.path || '(document)'}: ${e.message}`).join('; ')}`,
+      parsed.errors,
+    )
+  }
+  return parsed.value
+}
+
+function jsonOrText(text: string) {
+  try {
+    return validatePipeline(JSON.parse(text))
+  } catch {
+    return parsePipeline(text)
+  }
+}
+
+function expectedVersion(c: Context): number | undefined {
+  const header = c.req.header('if-match')
+  if (header === undefined) return undefined
+  const n = Number(header.replaceAll('"', ''))
+  if (!Number.isInteger(n) || n < 0)
+    throw badRequest(`If-Match must be a pipeline version number, got ${header}`)
+  return n
+}
+
+function summary(p: PipelineRecord, latest: PipelineVersionRecord | undefined) {
+  const doc = latest
+    ? (JSON.parse(latest.specJson) as { metadata?: { labels?: unknown }; spec?: Record<string, unknown> })
+    : undefined
+  return {
+    name: p.name,
+    version: p.latestVersion,
+    hash: latest?.hash,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+    labels: doc?.metadata?.labels ?? {},
+    description: doc?.spec?.description,
+    schedule: doc?.spec?.schedule ?? 'manual',
+    selector: doc?.spec?.selector ?? {},
+    source: (doc?.spec?.source as { type?: string } | undefined)?.type,
+    sinks: ((doc?.spec?.sinks as { type?: string }[] | undefined) ?? []).map((s) => s.type),
+  }
+}
+
+function versionView(v: PipelineVersionRecord) {
+  return {
+    name: v.name,
+    version: v.version,
+    hash: v.hash,
+    author: v.author,
+    createdAt: v.createdAt,
+    spec: JSON.parse(v.specJson) as unknown,
+  }
+}
+
+export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
+  const app = new Hono()
+
+  const save = async (c: Context, parsed: ParsedPipeline, mode: 'create' | 'apply') => {
+    const name = parsed.pipeline.metadata.name
+    parsed.pipeline.spec.sinks.forEach((sink, i) => {
+      if (sink.type === 'central' && sink.mode === 'upsert' && !ctx.warehouse.supportsUpsert) {
+        throw badRequest('mode upsert needs a PostgreSQL warehouse', [
+          {
+            path: `spec.sinks[${i}].mode`,
+            message: 'upsert needs a PostgreSQL warehouse: start the control plane with --warehouse-url',
+          },
+        ])
+      }
+    })
+    const hash = specHash(parsed.canonical)
+    const existing = await ctx.store.getPipeline(name)
+    if (mode === 'create' && existing)
+      throw conflict(`pipeline ${name} already exists; PUT /api/v1/pipelines/${name} adds a version`)
+    const expected = expectedVersion(c)
+    if (existing && expected === undefined) {
+      const latest = await ctx.store.getPipelineVersion(name, existing.latestVersion)
+      if (latest?.hash === hash) return c.json({ name, version: latest.version, hash, unchanged: true }, 200)
+    }
+    const result = await ctx.store.addPipelineVersion(
+      {
+        name,
+        hash,
+        specJson: parsed.canonical,
+        author: c.req.header('x-outpost-author') ?? 'api',
+        createdAt: Date.now(),
+      },
+      expected,
+    )
+    if ('conflict' in result) {
+      throw conflict(
+        `pipeline ${name} is at version ${result.conflict}, not ${expected}: someone else changed it; reload and apply again`,
+      )
+    }
+    ctx.events.emit('pipelines', { name, version: result.record.version })
+    ctx.log.info('pipeline version added', { pipeline: name, version: result.record.version })
+    return c.json({ name, version: result.record.version, hash, created: !existing }, existing ? 200 : 201)
+  }
+
+  app.get('/', async (c) => {
+    const items = await Promise.all(
+      (await ctx.store.listPipelines()).map(async (p) =>
+        summary(p, await ctx.store.getPipelineVersion(p.name, p.latestVersion)),
+      ),
+    )
+    return c.json({ items: items.sort((a, b) => a.name.localeCompare(b.name)) })
+  })
+
+  app.post('/', async (c) => save(c, await readSpec(c), 'create'))
+
+  app.put('/:name', async (c) => {
+    const parsed = await readSpec(c)
+    if (parsed.pipeline.metadata.name !== c.req.param('name')) {
+      throw badRequest(
+        `metadata.name is "${parsed.pipeline.metadata.name}" but the URL names "${c.req.param('name')}"`,
+        [{ path: formatPath(['metadata', 'name']), message: `must be "${c.req.param('name')}"` }],
+      )
+    }
+    return save(c, parsed, 'apply')
+  })
+
+  app.get('/:name', async (c) => {
+    const p = await ctx.store.getPipeline(c.req.param('name'))
+    if (!p) throw notFound(`pipeline ${c.req.param('name')}`)
+    const latest = await ctx.store.getPipelineVersion(p.name, p.latestVersion)
+    return c.json({
+      ...summary(p, latest),
+      spec: latest ? (JSON.parse(latest.specJson) as unknown) : undefined,
+    })
+  })
+
+  app.get('/:name/versions', async (c) => {
+    const versions = await ctx.store.listPipelineVersions(c.req.param('name'))
+    if (versions.length === 0) throw notFound(`pipeline ${c.req.param('name')}`)
+    return c.json({ items: versions.map(versionView).reverse() })
+  })
+
+  app.get('/:name/versions/:version', async (c) => {
+    const v = await ctx.store.getPipelineVersion(c.req.param('name'), Number(c.req.param('version')))
+    if (!v) throw notFound(`version ${c.req.param('version')} of pipeline ${c.req.param('name')}`)
+    return c.json(versionView(v))
+  })
+
+  app.delete('/:name', async (c) => {
+    const name = c.req.param('name')
+    if (!(await ctx.store.deletePipeline(name))) throw notFound(`pipeline ${name}`)
+    ctx.events.emit('pipelines', { name, deleted: true })
+    return c.body(null, 204)
+  })
+
+  app.post('/:name/run', async (c) => {
+    const name = c.req.param('name')
+    if (!(await ctx.store.getPipeline(name))) throw notFound(`pipeline ${name}`)
+    const body = (await c.req.json().catch(() => ({}))) as { agent?: string }
+    const targets: string[] = []
+    for (const agent of await ctx.store.listAgents()) {
+      if (body.agent && agent.id !== body.agent) continue
+      if (!ctx.sessions.isConnected(agent.id)) continue
+      if ((await ctx.catalog.assignmentsFor(agent.labels)).some((a) => a.name === name))
+        targets.push(agent.id)
+    }
+    if (targets.length === 0) throw new ApiError(409, 'Conflict', `no connected agent runs pipeline ${name}`)
+    const results = await Promise.all(
+      targets.map(async (agentId) => {
+        const r = await ctx.sessions.command(agentId, {
+          kind: { case: 'runNow', value: create(RunNowSchema, { pipeline: name }) },
+        })
+        return { agentId, ok: r?.ok ?? false, ...(r?.error ? { error: r.error } : {}) }
+      }),
+    )
+    return c.json({ items: results }, 202)
+  })
+
+  return app
+}

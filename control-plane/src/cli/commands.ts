@@ -1,0 +1,330 @@
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  type Command,
+  EXIT,
+  loggerFromFlags,
+  parseFlags,
+  parseLabels,
+  UsageError,
+  untilSignal,
+} from '@outpost/agent/cli'
+import { formatSpecError, parsePipelines } from '@outpost/shared'
+import { ApiClientError, clientFrom } from './api-client.js'
+
+const SERVER_FLAG = { server: { type: 'string' } } as const
+
+function hostPort(value: string, flag: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':')
+  const port = Number(value.slice(at + 1))
+  if (at < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--${flag} expects HOST:PORT, got "${value}"`)
+  return { host: value.slice(0, at) || '0.0.0.0', port }
+}
+
+/** The built console beside the bundle (dist/console), or the workspace's build output. */
+export function defaultConsoleDir(): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url))
+  return [join(here, 'console'), join(here, '../../console/dist'), join(here, '../../../console/dist')].find(
+    (dir) => existsSync(join(dir, 'index.html')),
+  )
+}
+
+export const controlPlaneCommand: Command = {
+  name: 'control-plane',
+  summary: 'Run the control plane: gRPC for agents, REST API and console, embedded store.',
+  usage: `Usage: outpost control-plane [flags]
+
+  --data-dir DIR          embedded store (env OUTPOST_DATA_DIR; default ./.outpost/control-plane)
+  --grpc-listen HOST:PORT where agents connect (default 0.0.0.0:7400)
+  --http-listen HOST:PORT REST API and console (default 127.0.0.1:7080)
+  --nats URL              NATS with JetStream; repeatable (env NATS_URL; default nats://127.0.0.1:4222)
+  --nats-public URL       NATS URL handed to agents when it differs; repeatable
+  --console-dir DIR       built console files (default: the bundled console)
+  --heartbeat MS          agent heartbeat interval (default 10000)
+  --warehouse-url URL     PostgreSQL for central sinks (env OUTPOST_WAREHOUSE_URL); without it,
+                          central tables are Parquet files under the data directory
+  --log-level, --log-format
+
+Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
+  async run(argv) {
+    const { values } = parseFlags(
+      argv,
+      {
+        'data-dir': { type: 'string' },
+        'grpc-listen': { type: 'string' },
+        'http-listen': { type: 'string' },
+        nats: { type: 'string', multiple: true },
+        'nats-public': { type: 'string', multiple: true },
+        'console-dir': { type: 'string' },
+        heartbeat: { type: 'string' },
+        'warehouse-url': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+      },
+      false,
+    )
+    const log = loggerFromFlags(values)
+    const http = hostPort(
+      values['http-listen'] ?? process.env.OUTPOST_HTTP_LISTEN ?? '127.0.0.1:7080',
+      'http-listen',
+    )
+    const heartbeat = values.heartbeat === undefined ? undefined : Number(values.heartbeat)
+    if (heartbeat !== undefined && (!Number.isInteger(heartbeat) || heartbeat < 100))
+      throw new UsageError('--heartbeat must be at least 100 (ms)')
+    const consoleDir = values['console-dir'] ?? defaultConsoleDir()
+    const warehouseUrl = values['warehouse-url'] ?? process.env.OUTPOST_WAREHOUSE_URL
+    const { ControlPlane } = await import('../server.js')
+    const cp = await ControlPlane.start({
+      dataDir: resolve(values['data-dir'] ?? process.env.OUTPOST_DATA_DIR ?? '.outpost/control-plane'),
+      grpcListen: values['grpc-listen'] ?? process.env.OUTPOST_GRPC_LISTEN ?? '0.0.0.0:7400',
+      httpHost: http.host,
+      httpPort: http.port,
+      natsServers:
+        values.nats ?? (process.env.NATS_URL ? process.env.NATS_URL.split(',') : ['nats://127.0.0.1:4222']),
+      ...(values['nats-public'] ? { natsPublic: values['nats-public'] } : {}),
+      ...(consoleDir ? { consoleDir } : {}),
+      ...(heartbeat ? { heartbeatIntervalMs: heartbeat } : {}),
+      ...(warehouseUrl ? { warehouseUrl } : {}),
+      log,
+    })
+    const signal = await untilSignal()
+    log.info('stopping', { signal })
+    await cp.stop()
+    return EXIT.ok
+  },
+}
+
+export const tokenCreateCommand: Command = {
+  name: 'token create',
+  summary: 'Create an enrolment token for new agents.',
+  usage: `Usage: outpost token create [--ttl 24h] [--max-uses 1] [--label KEY=VALUE]... [--description TEXT] [--server URL]
+
+Prints the token (shown once). --server defaults to $OUTPOST_SERVER or http://127.0.0.1:7080.`,
+  async run(argv) {
+    const { values } = parseFlags(
+      argv,
+      {
+        ttl: { type: 'string' },
+        'max-uses': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        description: { type: 'string' },
+        json: { type: 'boolean' },
+        ...SERVER_FLAG,
+      },
+      false,
+    )
+    const maxUses = values['max-uses'] === undefined ? undefined : Number(values['max-uses'])
+    if (maxUses !== undefined && (!Number.isInteger(maxUses) || maxUses < 1))
+      throw new UsageError('--max-uses must be a positive integer')
+    const created = await clientFrom(values.server)
+      .request<{ id: string; token: string; expiresAt: number }>('POST', 'api/v1/enrollment-tokens', {
+        json: {
+          ...(values.ttl ? { ttl: values.ttl } : {}),
+          ...(maxUses ? { maxUses } : {}),
+          labels: parseLabels(values.label),
+          ...(values.description ? { description: values.description } : {}),
+        },
+      })
+      .catch(apiFailure)
+    if (values.json) process.stdout.write(`${JSON.stringify(created)}\n`)
+    else process.stdout.write(`${created.token}\n`)
+    return EXIT.ok
+  },
+}
+
+function apiFailure(error: unknown): never {
+  if (error instanceof ApiClientError) {
+    const details = error.errors.map((e) => `\n  ${formatSpecError(e)}`).join('')
+    throw Object.assign(new Error(`${error.message}${details}`), {
+      code: error.status === 400 ? 'bad_request' : 'api',
+    })
+  }
+  throw error
+}
+
+export const applyCommand: Command = {
+  name: 'apply',
+  summary: 'Create or update pipelines from YAML/JSON files (a new version when the spec changed).',
+  usage: `Usage: outpost apply -f FILE [-f FILE]... [--server URL]
+
+Each file may hold several pipelines separated by ---. Invalid specs are refused with their field
+paths and lines (exit 2); nothing is applied from a file with an invalid document.`,
+  async run(argv) {
+    const { values } = parseFlags(
+      argv,
+      { file: { type: 'string', short: 'f', multiple: true }, ...SERVER_FLAG },
+      false,
+    )
+    if (!values.file?.length) throw new UsageError('give at least one -f FILE')
+    const client = clientFrom(values.server)
+    const docs: { file: string; text: string; name: string }[] = []
+    let invalid = false
+    for (const file of values.file) {
+      const text = await readFile(file, 'utf8').catch((error: Error) => {
+        throw new UsageError(`cannot read ${file}: ${error.message}`)
+      })
+      for (const result of parsePipelines(text)) {
+        if (!result.ok) {
+          invalid = true
+          for (const e of result.errors) process.stderr.write(`${file}: ${formatSpecError(e)}\n`)
+        } else {
+          docs.push({ file, text: result.value.canonical, name: result.value.pipeline.metadata.name })
+        }
+      }
+    }
+    if (invalid) return EXIT.usage
+    for (const doc of docs) {
+      try {
+        const r = await client.request<{ version: number; unchanged?: boolean; created?: boolean }>(
+          'PUT',
+          `api/v1/pipelines/${doc.name}`,
+          {
+            text: doc.text,
+            contentType: 'application/json',
+          },
+        )
+        process.stdout.write(
+          `pipeline ${doc.name}: version ${r.version} ${r.unchanged ? 'unchanged' : r.created ? 'created' : 'updated'}\n`,
+        )
+      } catch (error) {
+        if (error instanceof ApiClientError && error.status === 400) {
+          for (const e of error.errors) process.stderr.write(`${doc.file}: ${formatSpecError(e)}\n`)
+          if (error.errors.length === 0) process.stderr.write(`${doc.file}: ${error.message}\n`)
+          return EXIT.usage
+        }
+        apiFailure(error)
+      }
+    }
+    return EXIT.ok
+  },
+}
+
+export const probeCommand: Command = {
+  name: 'probe',
+  summary: "Run a probe at a site: test a source's or sink's connection, preview rows, or infer the schema.",
+  usage: `Usage: outpost probe --agent ID -f PIPELINE.yaml [--kind test_connection|preview|schema] [--target source|sinks[N]] [--limit N] [--server URL]
+
+The agent resolves the spec's secrets and runs the probe where the data is; the result is printed
+as JSON (secrets never appear in it). Exit 1 when the probe fails.`,
+  async run(argv) {
+    const { values } = parseFlags(
+      argv,
+      {
+        agent: { type: 'string' },
+        file: { type: 'string', short: 'f' },
+        kind: { type: 'string' },
+        target: { type: 'string' },
+        limit: { type: 'string' },
+        ...SERVER_FLAG,
+      },
+      false,
+    )
+    if (!values.agent || !values.file) throw new UsageError('give --agent and -f')
+    const spec = await readFile(values.file, 'utf8').catch((error: Error) => {
+      throw new UsageError(`cannot read ${values.file}: ${error.message}`)
+    })
+    const r = await clientFrom(values.server)
+      .request<{ ok: boolean; error?: string; result?: unknown }>(
+        'POST',
+        `api/v1/agents/${values.agent}/probe`,
+        {
+          json: {
+            kind: values.kind ?? 'preview',
+            spec,
+            target: values.target ?? 'source',
+            ...(values.limit ? { limit: Number(values.limit) } : {}),
+          },
+        },
+      )
+      .catch(apiFailure)
+    if (!r.ok) {
+      process.stderr.write(`probe failed: ${r.error}\n`)
+      return EXIT.failed
+    }
+    process.stdout.write(`${JSON.stringify(r.result, null, 2)}\n`)
+    return EXIT.ok
+  },
+}
+
+type Row = Record<string, unknown>
+
+function table(rows: Row[], columns: [string, (r: Row) => unknown][]): string {
+  const cells = rows.map((r) => columns.map(([, f]) => String(f(r) ?? '')))
+  const widths = columns.map(([h], i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()
+  return [line(columns.map(([h]) => h)), ...cells.map(line)].join('\n')
+}
+
+const ago = (t: unknown) =>
+  typeof t === 'number' ? `${Math.max(0, Math.round((Date.now() - t) / 1000))}s ago` : '-'
+
+export const getCommand: Command = {
+  name: 'get',
+  summary: 'List agents, pipelines or runs.',
+  usage: `Usage: outpost get agents|pipelines|runs [-o json] [--pipeline NAME] [--limit N] [--server URL]`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      output: { type: 'string', short: 'o' },
+      pipeline: { type: 'string' },
+      limit: { type: 'string' },
+      ...SERVER_FLAG,
+    })
+    const what = positionals[0]
+    const paths: Record<string, string> = {
+      agents: 'api/v1/agents',
+      pipelines: 'api/v1/pipelines',
+      runs: 'api/v1/runs',
+    }
+    if (!what || !paths[what]) throw new UsageError('get what? agents, pipelines or runs')
+    const query = new URLSearchParams()
+    if (values.pipeline) query.set('pipeline', values.pipeline)
+    if (values.limit) query.set('limit', values.limit)
+    const data = await clientFrom(values.server)
+      .request<{ items: Row[] }>('GET', `${paths[what]}${query.size ? `?${query}` : ''}`)
+      .catch(apiFailure)
+    if (values.output === 'json') {
+      process.stdout.write(`${JSON.stringify(data.items, null, 2)}\n`)
+      return EXIT.ok
+    }
+    const columns: Record<string, [string, (r: Row) => unknown][]> = {
+      agents: [
+        ['ID', (r) => r.id],
+        ['NAME', (r) => r.name],
+        ['STATE', (r) => r.state],
+        ['VERSION', (r) => r.agentVersion],
+        ['LAST SEEN', (r) => ago(r.lastSeenAt)],
+        [
+          'PIPELINES',
+          (r) =>
+            (r.applied as { name: string; version: number }[]).map((p) => `${p.name}@${p.version}`).join(','),
+        ],
+      ],
+      pipelines: [
+        ['NAME', (r) => r.name],
+        ['VERSION', (r) => r.version],
+        ['SCHEDULE', (r) => (typeof r.schedule === 'string' ? r.schedule : JSON.stringify(r.schedule))],
+        ['SOURCE', (r) => r.source],
+        ['SINKS', (r) => (r.sinks as string[]).join(',')],
+      ],
+      runs: [
+        ['RUN', (r) => r.id],
+        ['PIPELINE', (r) => `${r.pipeline}@${r.version}`],
+        ['AGENT', (r) => r.agentId],
+        ['STATUS', (r) => r.status],
+        ['READ', (r) => (r.counts as Row).rowsRead],
+        ['WRITTEN', (r) => (r.counts as Row).rowsWritten],
+        ['QUARANTINED', (r) => (r.counts as Row).rowsQuarantined],
+        ['STARTED', (r) => ago(r.startedAt)],
+      ],
+    }
+    process.stdout.write(`${table(data.items, columns[what]!)}\n`)
+    return EXIT.ok
+  },
+}

@@ -1,0 +1,22 @@
+/** Entry point of `outpost`: every command, for the control-plane bundle and development. */
+import { agentCommands, runCli } from '@outpost/agent/cli'
+import {
+  applyCommand,
+  controlPlaneCommand,
+  getCommand,
+  probeCommand,
+  tokenCreateCommand,
+} from './commands.js'
+import { upCommand } from './up.js'
+
+const commands = [
+  controlPlaneCommand,
+  ...agentCommands,
+  tokenCreateCommand,
+  applyCommand,
+  getCommand,
+  probeCommand,
+  upCommand,
+]
+const code = await runCli(commands, process.argv.slice(2))
+process.exit(code)

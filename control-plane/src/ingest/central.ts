@@ -1,0 +1,197 @@
+/**
+ * Consumes data batches from JetStream (a durable consumer) and writes them into the warehouse.
+ * Messages are taken in groups and written in one warehouse transaction; they are acknowledged
+ * only after it commits. A batch that does not decode, does not match its subject or its declared
+ * schema, or clashes with the table goes to the dead-letter stream with the reason and is never
+ * retried; it does not hold back the batches behind it. A warehouse that is down is retried.
+ */
+import { fromBinary } from '@bufbuild/protobuf'
+import { AckPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { nanos, headers as natsHeaders } from '@nats-io/transport-node'
+import type { Logger } from '@outpost/agent'
+import { CONSUMERS, parseSubject, STREAMS, subjects, TABLE_PATTERN } from '@outpost/shared'
+import { decodeColumns } from '@outpost/shared/batch'
+import { DataBatchSchema, SinkMode } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
+import type { EventBus } from '../events.js'
+import { ensureConsumer, type NatsLink } from '../nats/link.js'
+import type { Store } from '../store/types.js'
+import { SchemaConflictError, type Warehouse, type WarehouseBatch } from '../warehouse/types.js'
+
+const ACK_WAIT_MS = 30_000
+
+export class InvalidBatchError extends Error {
+  override name = 'InvalidBatchError'
+}
+
+/** Decodes and checks one message; throws InvalidBatchError with the reason when it is unusable. */
+export function decodeBatch(subject: string, data: Uint8Array): WarehouseBatch {
+  const parsed = parseSubject(subject)
+  if (parsed?.kind !== 'data') throw new InvalidBatchError(`unexpected subject ${subject}`)
+  let message: ReturnType<typeof fromBinary<typeof DataBatchSchema>>
+  try {
+    message = fromBinary(DataBatchSchema, data)
+  } catch (error) {
+    throw new InvalidBatchError(`data batch does not decode: ${(error as Error).message}`)
+  }
+  if (message.agentId !== parsed.agentId)
+    throw new InvalidBatchError(`batch of agent ${message.agentId} published under ${parsed.agentId}`)
+  if (message.pipeline !== parsed.pipeline)
+    throw new InvalidBatchError(`batch of pipeline ${message.pipeline} published under ${parsed.pipeline}`)
+  const expectedId = `${message.agentId}/${message.pipeline}/${message.runId}/${message.seq}`
+  if (!message.runId || message.batchId !== expectedId)
+    throw new InvalidBatchError(`batch id "${message.batchId}" should be "${expectedId}"`)
+  if (message.targets.length === 0) throw new InvalidBatchError('batch names no central table')
+  for (const t of message.targets) {
+    if (!TABLE_PATTERN.test(t.table)) throw new InvalidBatchError(`invalid table name "${t.table}"`)
+    if (t.mode === SinkMode.UPSERT && t.keys.length === 0)
+      throw new InvalidBatchError(`upsert into ${t.table} without keys`)
+  }
+  let decoded: ReturnType<typeof decodeColumns>
+  try {
+    decoded = decodeColumns(message.columns, message.rowCount)
+  } catch (error) {
+    throw new InvalidBatchError(`batch does not match its declared schema: ${(error as Error).message}`)
+  }
+  const names = new Set<string>()
+  for (const c of decoded.columns) {
+    if (names.has(c.name)) throw new InvalidBatchError(`column "${c.name}" appears twice`)
+    names.add(c.name)
+  }
+  return {
+    id: message.batchId,
+    agentId: message.agentId,
+    pipeline: message.pipeline,
+    columns: decoded.columns,
+    rows: decoded.rows,
+    targets: message.targets.map((t) => ({
+      table: t.table,
+      mode: t.mode === SinkMode.UPSERT ? 'upsert' : 'append',
+      keys: t.keys,
+    })),
+  }
+}
+
+export class CentralIngest {
+  written = 0
+  deadLettered = 0
+  private stopped = false
+
+  constructor(
+    private readonly link: NatsLink,
+    private readonly warehouse: Warehouse,
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.run().catch((error) =>
+      this.log.error('central ingest stopped', { error: (error as Error).message }),
+    )
+  }
+
+  private async run(): Promise<void> {
+    const nc = await this.link.whenReady()
+    const jsm = await jetstreamManager(nc)
+    // A short ack_wait: batches a crashed control plane held come back within half a minute;
+    // long writes send in-progress acks instead.
+    await ensureConsumer(jsm, STREAMS.data.name, {
+      durable_name: CONSUMERS.data,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: 256,
+    })
+    const consumer = await jetstream(nc).consumers.get(STREAMS.data.name, CONSUMERS.data)
+    while (!this.stopped) {
+      try {
+        const group: JsMsg[] = []
+        const fetched = await consumer.fetch({ max_messages: 32, expires: 2000 })
+        for await (const m of fetched) group.push(m)
+        if (group.length > 0) await this.handle(group)
+      } catch (error) {
+        if (this.stopped) break
+        this.log.throttled('central-fetch', 60_000, 'warn', 'cannot fetch data batches; retrying', {
+          error: (error as Error).message,
+        })
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    }
+  }
+
+  private async handle(group: JsMsg[]): Promise<void> {
+    const valid: { message: JsMsg; batch: WarehouseBatch }[] = []
+    for (const m of group) {
+      try {
+        valid.push({ message: m, batch: decodeBatch(m.subject, m.data) })
+      } catch (error) {
+        await this.deadLetter(m, (error as Error).message)
+      }
+    }
+    if (valid.length === 0) return
+    const working = setInterval(() => {
+      for (const v of valid) v.message.working()
+    }, ACK_WAIT_MS / 3)
+    try {
+      this.written += await this.warehouse.write(valid.map((v) => v.batch))
+      for (const v of valid) v.message.ack()
+      this.log.resetThrottle('central-write')
+    } catch (error) {
+      if (error instanceof SchemaConflictError && valid.length > 1) {
+        // Find the batch that cannot be written; write the others.
+        for (const v of valid) await this.handle([v.message])
+        return
+      }
+      if (error instanceof SchemaConflictError) {
+        await this.deadLetter(valid[0]!.message, error.message)
+        return
+      }
+      this.log.throttled(
+        'central-write',
+        60_000,
+        'error',
+        'warehouse write failed; batches will be redelivered',
+        { error: (error as Error).message },
+      )
+      for (const v of valid) v.message.nak(5000)
+    } finally {
+      clearInterval(working)
+    }
+  }
+
+  private async deadLetter(m: JsMsg, reason: string): Promise<void> {
+    const nc = this.link.nc
+    if (!nc) {
+      m.nak(5000)
+      return
+    }
+    const h = natsHeaders()
+    h.set('Outpost-Reason', reason.slice(0, 1000))
+    h.set('Outpost-Subject', m.subject)
+    try {
+      const ack = await jetstream(nc).publish(subjects.deadLetter(m.subject), m.data, { headers: h })
+      const parsed = parseSubject(m.subject)
+      await this.store.recordDeadLetter({
+        seq: ack.seq,
+        subject: m.subject,
+        agentId: parsed?.agentId ?? '',
+        pipeline: parsed?.pipeline ?? '',
+        reason,
+        bytes: m.data.length,
+        at: Date.now(),
+      })
+      m.term()
+      this.deadLettered++
+      this.log.warn('batch refused and kept in the dead-letter stream', { subject: m.subject, reason })
+      this.events.emit('deadLetter', { subject: m.subject, reason })
+    } catch (error) {
+      this.log.throttled('dead-letter', 60_000, 'error', 'cannot dead-letter a batch; will retry', {
+        error: (error as Error).message,
+      })
+      m.nak(5000)
+    }
+  }
+
+  stop(): void {
+    this.stopped = true
+  }
+}

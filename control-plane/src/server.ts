@@ -1,0 +1,158 @@
+/** One control-plane process: store, gRPC for agents, NATS ingest, REST API and console. */
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import * as grpc from '@grpc/grpc-js'
+import { type ServerType, serve } from '@hono/node-server'
+import type { Logger } from '@outpost/agent'
+import { createApi } from './api/app.js'
+import type { ControlPlaneContext } from './context.js'
+import { EventBus } from './events.js'
+import { PipelineCatalog } from './fleet/catalog.js'
+import { registerAgentService } from './grpc/agent-service.js'
+import { SessionRegistry } from './grpc/sessions.js'
+import { CentralIngest } from './ingest/central.js'
+import { TelemetryIngest } from './ingest/telemetry.js'
+import { NatsLink } from './nats/link.js'
+import { LmdbStore } from './store/lmdb.js'
+import type { Store } from './store/types.js'
+import { ParquetWarehouse } from './warehouse/parquet.js'
+import { PostgresWarehouse } from './warehouse/postgres.js'
+import type { Warehouse } from './warehouse/types.js'
+
+export interface ControlPlaneOptions {
+  dataDir: string
+  /** host:port for agents' gRPC; port 0 picks a free one. */
+  grpcListen: string
+  httpHost: string
+  /** 0 picks a free port. */
+  httpPort: number
+  natsServers: string[]
+  /** NATS URLs handed to agents, when they differ from the control plane's own. */
+  natsPublic?: string[]
+  consoleDir?: string
+  heartbeatIntervalMs?: number
+  /** PostgreSQL URL of the central warehouse; without it, central tables are Parquet files in the data directory. */
+  warehouseUrl?: string
+  log: Logger
+  store?: Store
+}
+
+export class ControlPlane {
+  private sweep: NodeJS.Timeout | undefined
+
+  private constructor(
+    readonly context: ControlPlaneContext,
+    private readonly grpcServer: grpc.Server,
+    private readonly http: ServerType,
+    readonly grpcPort: number,
+    readonly httpPort: number,
+    private readonly heartbeatMs: number,
+  ) {}
+
+  static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
+    const log = options.log
+    const store = options.store ?? new LmdbStore(options.dataDir)
+    // Nobody is connected to a process that just started.
+    for (const agent of await store.listAgents())
+      if (agent.connected) await store.putAgent({ ...agent, connected: false })
+    const events = new EventBus()
+    const catalog = new PipelineCatalog(store, events)
+    const sessions = new SessionRegistry(store, catalog)
+    const nats = new NatsLink({ servers: options.natsServers, log: log.child({ component: 'nats' }) })
+    const ingest = new TelemetryIngest(nats, store, events, log.child({ component: 'ingest' }))
+    const warehouse: Warehouse = options.warehouseUrl
+      ? new PostgresWarehouse(options.warehouseUrl, log.child({ component: 'warehouse' }))
+      : new ParquetWarehouse(join(options.dataDir, 'warehouse'), log.child({ component: 'warehouse' }))
+    const central = new CentralIngest(nats, warehouse, store, events, log.child({ component: 'central' }))
+    const context: ControlPlaneContext = {
+      store,
+      events,
+      sessions,
+      catalog,
+      nats,
+      ingest,
+      central,
+      warehouse,
+      log,
+    }
+    events.on('pipelines', () => void sessions.pushAll())
+
+    const heartbeatMs = options.heartbeatIntervalMs ?? 10_000
+    const grpcServer = new grpc.Server({
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': 4 * 1024 * 1024,
+    })
+    registerAgentService(grpcServer, {
+      store,
+      sessions,
+      events,
+      log: log.child({ component: 'grpc' }),
+      natsServers: () => options.natsPublic ?? options.natsServers,
+      heartbeatIntervalMs: heartbeatMs,
+    })
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      grpcServer.bindAsync(options.grpcListen, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      ),
+    )
+
+    const app = createApi(context, options.consoleDir ? { consoleDir: options.consoleDir } : {})
+    const { http, port: httpPort } = await new Promise<{ http: ServerType; port: number }>(
+      (resolve, reject) => {
+        const server = serve(
+          { fetch: app.fetch, hostname: options.httpHost, port: options.httpPort },
+          (info: AddressInfo) => resolve({ http: server, port: info.port }),
+        )
+        server.once('error', reject)
+      },
+    )
+    ingest.start()
+    central.start()
+    const cp = new ControlPlane(context, grpcServer, http, grpcPort, httpPort, heartbeatMs)
+    cp.sweep = setInterval(() => cp.dropSilentAgents(), Math.min(5000, heartbeatMs))
+    cp.sweep.unref()
+    log.info('control plane started', {
+      warehouse: warehouse.kind,
+      grpc: `${options.grpcListen.replace(/:\d+$/, '')}:${grpcPort}`,
+      http: `http://${options.httpHost}:${httpPort}`,
+      dataDir: options.dataDir,
+    })
+    return cp
+  }
+
+  /** Closes streams that went quiet (no heartbeat for three intervals); the agent reconnects if alive. */
+  private dropSilentAgents(): void {
+    const limit = Date.now() - this.heartbeatMs * 3
+    for (const session of this.context.sessions.sessions.values()) {
+      if (session.lastMessageAt < limit) {
+        this.context.log.warn('agent silent; closing its stream', { agentId: session.agentId })
+        session.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'no heartbeat' })
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweep) clearInterval(this.sweep)
+    this.context.ingest.stop()
+    this.context.central.stop()
+    for (const session of this.context.sessions.sessions.values())
+      session.call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'control plane shutting down' })
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.grpcServer.forceShutdown()
+        resolve()
+      }, 3000)
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    ;(this.http as import('node:http').Server).closeAllConnections?.()
+    await new Promise<void>((resolve) => this.http.close(() => resolve()))
+    await this.context.nats.close()
+    await this.context.warehouse.close()
+    await this.context.store.close()
+  }
+}

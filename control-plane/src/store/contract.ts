@@ -1,0 +1,137 @@
+/**
+ * The contract every Store implementation passes (LMDB now, PostgreSQL later): the same
+ * behaviour for tokens, agents, pipeline versions, runs and throughput.
+ */
+import { describe, expect, it } from 'vitest'
+import type { AgentRecord, RunRecord, Store, TokenRecord } from './types.js'
+
+const token = (over: Partial<TokenRecord> = {}): TokenRecord => ({
+  id: 'tok-1',
+  hash: 'h1',
+  description: '',
+  labels: { site: 'a' },
+  createdAt: 1,
+  expiresAt: Date.now() + 60_000,
+  maxUses: 2,
+  uses: 0,
+  ...over,
+})
+
+const agent = (id: string): AgentRecord => ({
+  id,
+  name: id,
+  labels: {},
+  credentialHash: 'x',
+  tokenId: 'tok-1',
+  enrolledAt: 1,
+  agentVersion: '0.1.0',
+  connected: false,
+  applied: [],
+})
+
+const run = (id: string, status: RunRecord['status'], startedAt: number, pipeline = 'p'): RunRecord => ({
+  id,
+  agentId: 'a1',
+  pipeline,
+  version: 1,
+  status,
+  trigger: 'schedule',
+  startedAt,
+  counts: {
+    rowsRead: 1,
+    rowsWritten: 1,
+    rowsQuarantined: 0,
+    rowsFiltered: 0,
+    rowsDropped: 0,
+    bytesRead: 1,
+    batches: 1,
+  },
+  errors: [],
+  errorsTotal: 0,
+  updatedAt: startedAt,
+})
+
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  describe(`${name} store contract`, () => {
+    it('redeems tokens until expired, used up or revoked', async () => {
+      const store = await open()
+      await store.createToken(token())
+      await store.createToken(token({ id: 'tok-2', hash: 'h2', expiresAt: Date.now() - 1 }))
+      expect(await store.redeemToken('h1', Date.now())).toMatchObject({ id: 'tok-1', uses: 1 })
+      expect(await store.redeemToken('h1', Date.now())).toMatchObject({ uses: 2 })
+      expect(await store.redeemToken('h1', Date.now())).toEqual({
+        refused: 'enrolment token used up (2 uses)',
+      })
+      expect(await store.redeemToken('h2', Date.now())).toEqual({ refused: 'enrolment token expired' })
+      expect(await store.redeemToken('nope', Date.now())).toEqual({ refused: 'unknown enrolment token' })
+      await store.createToken(token({ id: 'tok-3', hash: 'h3' }))
+      expect(await store.revokeToken('tok-3', Date.now())).toBe(true)
+      expect(await store.redeemToken('h3', Date.now())).toEqual({ refused: 'enrolment token revoked' })
+      expect((await store.listTokens()).length).toBe(3)
+      await store.close()
+    })
+
+    it('stores and updates agents', async () => {
+      const store = await open()
+      await store.putAgent(agent('a1'))
+      await store.putAgent(agent('a2'))
+      expect(await store.updateAgent('a1', (a) => ({ ...a, connected: true }))).toMatchObject({
+        connected: true,
+      })
+      expect(await store.updateAgent('missing', (a) => a)).toBeUndefined()
+      expect((await store.listAgents()).map((a) => a.id).sort()).toEqual(['a1', 'a2'])
+      expect(await store.getAgent('a1')).toMatchObject({ connected: true })
+      await store.close()
+    })
+
+    it('numbers pipeline versions, refuses stale edits and bumps the revision', async () => {
+      const store = await open()
+      const r0 = await store.configRevision()
+      const v = (specJson: string) => ({
+        name: 'p',
+        hash: specJson,
+        specJson,
+        author: 'me',
+        createdAt: Date.now(),
+      })
+      expect(await store.addPipelineVersion(v('a'))).toMatchObject({ record: { version: 1 } })
+      expect(await store.addPipelineVersion(v('b'), 1)).toMatchObject({ record: { version: 2 } })
+      expect(await store.addPipelineVersion(v('c'), 1)).toEqual({ conflict: 2 })
+      expect((await store.listPipelineVersions('p')).map((x) => x.version)).toEqual([1, 2])
+      expect(await store.getPipeline('p')).toMatchObject({ latestVersion: 2 })
+      expect(await store.configRevision()).toBe(r0 + 2)
+      expect(await store.deletePipeline('p')).toBe(true)
+      expect(await store.deletePipeline('p')).toBe(false)
+      expect(await store.getPipeline('p')).toBeUndefined()
+      expect(await store.getPipelineVersion('p', 1)).toMatchObject({ specJson: 'a' })
+      await store.close()
+    })
+
+    it('never sets a finished run back to running, and lists newest first with filters', async () => {
+      const store = await open()
+      await store.recordRun(run('r1', 'running', 100))
+      await store.recordRun(run('r1', 'succeeded', 100))
+      expect(await store.recordRun(run('r1', 'running', 100))).toMatchObject({ status: 'succeeded' })
+      await store.recordRun(run('r2', 'failed', 200, 'q'))
+      await store.recordRun(run('r3', 'succeeded', 300))
+      expect((await store.listRuns({})).map((r) => r.id)).toEqual(['r3', 'r2', 'r1'])
+      expect((await store.listRuns({ pipeline: 'p' })).map((r) => r.id)).toEqual(['r3', 'r1'])
+      expect((await store.listRuns({ status: 'failed' })).map((r) => r.id)).toEqual(['r2'])
+      expect((await store.listRuns({ before: 300, limit: 1 })).map((r) => r.id)).toEqual(['r2'])
+      await store.close()
+    })
+
+    it('adds throughput into buckets', async () => {
+      const store = await open()
+      const now = Date.now() - (Date.now() % 10_000)
+      await store.addThroughput(now, 10, 5)
+      await store.addThroughput(now, 1, 1)
+      await store.addThroughput(now - 10_000, 3, 3)
+      expect(await store.throughput(now - 60_000)).toEqual([
+        { t: now - 10_000, rowsRead: 3, rowsWritten: 3 },
+        { t: now, rowsRead: 11, rowsWritten: 6 },
+      ])
+      await store.close()
+    })
+  })
+}

@@ -1,0 +1,221 @@
+/** The embedded store: one LMDB environment in the control plane's data directory. */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import type {
+  AgentRecord,
+  DeadLetterRecord,
+  PipelineRecord,
+  PipelineVersionRecord,
+  RunQuery,
+  RunRecord,
+  Store,
+  ThroughputPoint,
+  TokenRecord,
+} from './types.js'
+
+const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+const THROUGHPUT_RETENTION_MS = 7 * 86_400_000
+
+export class LmdbStore implements Store {
+  private readonly root: RootDatabase
+  private readonly meta: Database<unknown, string>
+  private readonly tokens: Database<TokenRecord, string>
+  private readonly tokenByHash: Database<string, string>
+  private readonly agents: Database<AgentRecord, string>
+  private readonly pipelines: Database<PipelineRecord, string>
+  private readonly versions: Database<PipelineVersionRecord, [string, number]>
+  private readonly runs: Database<RunRecord, string>
+  private readonly runsByStart: Database<string, [number, string]>
+  private readonly metrics: Database<ThroughputPoint, number>
+  private readonly deadLetters: Database<DeadLetterRecord, number>
+
+  constructor(dir: string) {
+    mkdirSync(dir, { recursive: true })
+    this.root = open({ path: join(dir, 'store.mdb'), maxDbs: 16, compression: false })
+    this.meta = this.root.openDB({ name: 'meta' })
+    this.tokens = this.root.openDB({ name: 'tokens' })
+    this.tokenByHash = this.root.openDB({ name: 'token-by-hash' })
+    this.agents = this.root.openDB({ name: 'agents' })
+    this.pipelines = this.root.openDB({ name: 'pipelines' })
+    this.versions = this.root.openDB({ name: 'pipeline-versions' })
+    this.runs = this.root.openDB({ name: 'runs' })
+    this.runsByStart = this.root.openDB({ name: 'runs-by-start' })
+    this.metrics = this.root.openDB({ name: 'throughput' })
+    this.deadLetters = this.root.openDB({ name: 'dead-letters' })
+  }
+
+  async createToken(token: TokenRecord): Promise<void> {
+    await this.root.transaction(() => {
+      this.tokens.put(token.id, token)
+      this.tokenByHash.put(token.hash, token.id)
+    })
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return [...this.tokens.getRange({})].map((e) => e.value).sort((a, b) => b.createdAt - a.createdAt)
+  }
+
+  redeemToken(hash: string, now: number): Promise<TokenRecord | { refused: string }> {
+    return this.root.transaction(() => {
+      const id = this.tokenByHash.get(hash)
+      const token = id ? this.tokens.get(id) : undefined
+      if (!token) return { refused: 'unknown enrolment token' }
+      if (token.revokedAt) return { refused: 'enrolment token revoked' }
+      if (token.expiresAt <= now) return { refused: 'enrolment token expired' }
+      if (token.uses >= token.maxUses) return { refused: `enrolment token used up (${token.maxUses} uses)` }
+      const used = { ...token, uses: token.uses + 1 }
+      this.tokens.put(token.id, used)
+      return used
+    })
+  }
+
+  revokeToken(id: string, now: number): Promise<boolean> {
+    return this.root.transaction(() => {
+      const token = this.tokens.get(id)
+      if (!token) return false
+      this.tokens.put(id, { ...token, revokedAt: token.revokedAt ?? now })
+      return true
+    })
+  }
+
+  async putAgent(agent: AgentRecord): Promise<void> {
+    await this.agents.put(agent.id, agent)
+  }
+
+  async getAgent(id: string): Promise<AgentRecord | undefined> {
+    return this.agents.get(id)
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    return [...this.agents.getRange({})].map((e) => e.value)
+  }
+
+  updateAgent(id: string, change: (agent: AgentRecord) => AgentRecord): Promise<AgentRecord | undefined> {
+    return this.root.transaction(() => {
+      const agent = this.agents.get(id)
+      if (!agent) return undefined
+      const next = change(agent)
+      this.agents.put(id, next)
+      return next
+    })
+  }
+
+  addPipelineVersion(
+    version: Omit<PipelineVersionRecord, 'version'>,
+    expectedVersion?: number,
+  ): Promise<{ record: PipelineVersionRecord } | { conflict: number }> {
+    return this.root.transaction(() => {
+      const existing = this.pipelines.get(version.name)
+      const latest = existing?.latestVersion ?? 0
+      if (expectedVersion !== undefined && expectedVersion !== latest) return { conflict: latest }
+      const record: PipelineVersionRecord = { ...version, version: latest + 1 }
+      this.versions.put([version.name, record.version], record)
+      this.pipelines.put(version.name, {
+        name: version.name,
+        latestVersion: record.version,
+        createdAt: existing?.createdAt ?? version.createdAt,
+        updatedAt: version.createdAt,
+      })
+      this.bumpRevision()
+      return { record }
+    })
+  }
+
+  private bumpRevision(): void {
+    this.meta.put('revision', ((this.meta.get('revision') as number | undefined) ?? 0) + 1)
+  }
+
+  async getPipeline(name: string): Promise<PipelineRecord | undefined> {
+    return this.pipelines.get(name)
+  }
+
+  async listPipelines(): Promise<PipelineRecord[]> {
+    return [...this.pipelines.getRange({})].map((e) => e.value)
+  }
+
+  async getPipelineVersion(name: string, version: number): Promise<PipelineVersionRecord | undefined> {
+    return this.versions.get([name, version])
+  }
+
+  async listPipelineVersions(name: string): Promise<PipelineVersionRecord[]> {
+    return [...this.versions.getRange({ start: [name, 0], end: [name, Number.MAX_SAFE_INTEGER] })].map(
+      (e) => e.value,
+    )
+  }
+
+  deletePipeline(name: string): Promise<boolean> {
+    return this.root.transaction(() => {
+      if (!this.pipelines.get(name)) return false
+      // Versions stay: runs and audit entries refer to them.
+      this.pipelines.remove(name)
+      this.bumpRevision()
+      return true
+    })
+  }
+
+  async configRevision(): Promise<number> {
+    return (this.meta.get('revision') as number | undefined) ?? 0
+  }
+
+  recordRun(run: RunRecord): Promise<RunRecord> {
+    return this.root.transaction(() => {
+      const existing = this.runs.get(run.id)
+      if (existing && FINAL.has(existing.status) && !FINAL.has(run.status)) return existing
+      const merged = existing ? { ...existing, ...run, startedAt: existing.startedAt } : run
+      this.runs.put(run.id, merged)
+      if (!existing) this.runsByStart.put([merged.startedAt, run.id], run.id)
+      return merged
+    })
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    return this.runs.get(id)
+  }
+
+  async listRuns(query: RunQuery): Promise<RunRecord[]> {
+    const limit = Math.min(query.limit ?? 100, 1000)
+    const out: RunRecord[] = []
+    const start: [number, string] = [query.before ?? Number.MAX_SAFE_INTEGER, '']
+    for (const { value: id } of this.runsByStart.getRange({ start, reverse: true })) {
+      const run = this.runs.get(id)
+      if (!run) continue
+      if (query.pipeline && run.pipeline !== query.pipeline) continue
+      if (query.agentId && run.agentId !== query.agentId) continue
+      if (query.status && run.status !== query.status) continue
+      out.push(run)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async recordDeadLetter(entry: DeadLetterRecord): Promise<void> {
+    await this.deadLetters.put(entry.seq, entry)
+  }
+
+  async listDeadLetters(limit: number): Promise<DeadLetterRecord[]> {
+    return [...this.deadLetters.getRange({ reverse: true, limit })].map((e) => e.value)
+  }
+
+  addThroughput(bucketStart: number, rowsRead: number, rowsWritten: number): Promise<void> {
+    return this.root.transaction(() => {
+      const point = this.metrics.get(bucketStart) ?? { t: bucketStart, rowsRead: 0, rowsWritten: 0 }
+      this.metrics.put(bucketStart, {
+        t: bucketStart,
+        rowsRead: point.rowsRead + rowsRead,
+        rowsWritten: point.rowsWritten + rowsWritten,
+      })
+      for (const key of [...this.metrics.getKeys({ end: bucketStart - THROUGHPUT_RETENTION_MS, limit: 100 })])
+        this.metrics.remove(key)
+    })
+  }
+
+  async throughput(since: number): Promise<ThroughputPoint[]> {
+    return [...this.metrics.getRange({ start: since })].map((e) => e.value)
+  }
+
+  async close(): Promise<void> {
+    await this.root.flushed
+    await this.root.close()
+  }
+}

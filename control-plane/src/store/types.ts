@@ -1,0 +1,185 @@
+/**
+ * Everything the control plane keeps, behind one interface. The LMDB implementation is the
+ * embedded default; a PostgreSQL one (for several replicas) must pass the same contract tests.
+ */
+export type AgentStateName = 'online' | 'degraded' | 'offline' | 'revoked'
+
+export interface HostFactsRecord {
+  hostname: string
+  os: string
+  arch: string
+  runtimeVersion: string
+  cpus: number
+  memoryBytes: number
+}
+
+export interface AppliedPipelineRecord {
+  name: string
+  version: number
+  hash: string
+  state: 'applied' | 'failed'
+  error?: string
+}
+
+export interface AgentStatusRecord {
+  runsActive: number
+  outboxBatches: number
+  outboxBytes: number
+  outboxOldestAgeMs: number
+  natsConnected: boolean
+  runsFailedRecently: number
+}
+
+export interface AgentRecord {
+  id: string
+  name: string
+  labels: Record<string, string>
+  credentialHash: string
+  tokenId: string
+  enrolledAt: number
+  agentVersion: string
+  host?: HostFactsRecord
+  lastSeenAt?: number
+  connected: boolean
+  revokedAt?: number
+  appliedRevision?: number
+  applied: AppliedPipelineRecord[]
+  status?: AgentStatusRecord
+}
+
+export interface TokenRecord {
+  id: string
+  hash: string
+  description: string
+  labels: Record<string, string>
+  createdAt: number
+  expiresAt: number
+  maxUses: number
+  uses: number
+  revokedAt?: number
+}
+
+export interface PipelineRecord {
+  name: string
+  latestVersion: number
+  createdAt: number
+  updatedAt: number
+}
+
+export interface PipelineVersionRecord {
+  name: string
+  version: number
+  hash: string
+  /** Canonical JSON of the document as written. */
+  specJson: string
+  author: string
+  createdAt: number
+}
+
+export type RunStatusName = 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface RunErrorRecord {
+  stage: string
+  code: string
+  message: string
+  record?: number
+  column?: string
+  source?: string
+  retryable?: boolean
+}
+
+export interface RunRecord {
+  id: string
+  agentId: string
+  pipeline: string
+  version: number
+  status: RunStatusName
+  trigger: string
+  startedAt: number
+  finishedAt?: number
+  counts: {
+    rowsRead: number
+    rowsWritten: number
+    rowsQuarantined: number
+    rowsFiltered: number
+    rowsDropped: number
+    bytesRead: number
+    batches: number
+  }
+  errors: RunErrorRecord[]
+  errorsTotal: number
+  /** The quality report of a run with a validate section, as the agent sent it. */
+  quality?: unknown
+  updatedAt: number
+}
+
+export interface ThroughputPoint {
+  /** Start of the bucket, ms since the epoch. */
+  t: number
+  rowsRead: number
+  rowsWritten: number
+}
+
+export interface DeadLetterRecord {
+  /** Sequence in the dead-letter stream, where the original bytes are kept. */
+  seq: number
+  subject: string
+  agentId: string
+  pipeline: string
+  reason: string
+  bytes: number
+  at: number
+}
+
+export interface RunQuery {
+  pipeline?: string
+  agentId?: string
+  status?: RunStatusName
+  limit?: number
+  /** Runs that started before this time (for paging). */
+  before?: number
+}
+
+export interface Store {
+  createToken(token: TokenRecord): Promise<void>
+  listTokens(): Promise<TokenRecord[]>
+  /** Atomically checks a token (by hash) and counts one use; returns why it is refused otherwise. */
+  redeemToken(hash: string, now: number): Promise<TokenRecord | { refused: string }>
+  revokeToken(id: string, now: number): Promise<boolean>
+
+  putAgent(agent: AgentRecord): Promise<void>
+  getAgent(id: string): Promise<AgentRecord | undefined>
+  listAgents(): Promise<AgentRecord[]>
+  /** Read-modify-write of one agent; returns the new record, or undefined when it does not exist. */
+  updateAgent(id: string, change: (agent: AgentRecord) => AgentRecord): Promise<AgentRecord | undefined>
+
+  /**
+   * Adds a version of a pipeline (creating the pipeline at version 1). With `expectedVersion`,
+   * refuses when the latest version is a different one (a concurrent edit).
+   */
+  addPipelineVersion(
+    version: Omit<PipelineVersionRecord, 'version'>,
+    expectedVersion?: number,
+  ): Promise<{ record: PipelineVersionRecord } | { conflict: number }>
+  getPipeline(name: string): Promise<PipelineRecord | undefined>
+  listPipelines(): Promise<PipelineRecord[]>
+  getPipelineVersion(name: string, version: number): Promise<PipelineVersionRecord | undefined>
+  listPipelineVersions(name: string): Promise<PipelineVersionRecord[]>
+  deletePipeline(name: string): Promise<boolean>
+  /** Bumped by every change to what agents should run. */
+  configRevision(): Promise<number>
+
+  /** Inserts or advances a run; a finished run is never set back to running. */
+  recordRun(run: RunRecord): Promise<RunRecord>
+  getRun(id: string): Promise<RunRecord | undefined>
+  listRuns(query: RunQuery): Promise<RunRecord[]>
+
+  recordDeadLetter(entry: DeadLetterRecord): Promise<void>
+  /** Newest first. */
+  listDeadLetters(limit: number): Promise<DeadLetterRecord[]>
+
+  addThroughput(bucketStart: number, rowsRead: number, rowsWritten: number): Promise<void>
+  throughput(since: number): Promise<ThroughputPoint[]>
+
+  close(): Promise<void>
+}

@@ -1,0 +1,42 @@
+/** An in-process control-plane context for route and service tests (real LMDB store; NATS absent). */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createLogger } from '@outpost/agent'
+import type { ControlPlaneContext } from './context.js'
+import { EventBus } from './events.js'
+import { PipelineCatalog } from './fleet/catalog.js'
+import { SessionRegistry } from './grpc/sessions.js'
+import { CentralIngest } from './ingest/central.js'
+import { TelemetryIngest } from './ingest/telemetry.js'
+import { NatsLink } from './nats/link.js'
+import { LmdbStore } from './store/lmdb.js'
+import { ParquetWarehouse } from './warehouse/parquet.js'
+
+export function testContext(): ControlPlaneContext & { close(): Promise<void> } {
+  const log = createLogger({ level: 'error', write: () => {} })
+  const store = new LmdbStore(mkdtempSync(join(tmpdir(), 'outpost-cp-test-')))
+  const events = new EventBus()
+  const catalog = new PipelineCatalog(store, events)
+  const sessions = new SessionRegistry(store, catalog)
+  // Port 1 is closed: the link keeps retrying in the background, as with NATS down.
+  const nats = new NatsLink({ servers: ['nats://127.0.0.1:1'], log })
+  const ingest = new TelemetryIngest(nats, store, events, log)
+  const warehouse = new ParquetWarehouse(mkdtempSync(join(tmpdir(), 'outpost-wh-test-')), log)
+  const central = new CentralIngest(nats, warehouse, store, events, log)
+  return {
+    central,
+    warehouse,
+    store,
+    events,
+    sessions,
+    catalog,
+    nats,
+    ingest,
+    log,
+    async close() {
+      await nats.close()
+      await store.close()
+    },
+  }
+}

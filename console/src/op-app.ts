@@ -1,0 +1,157 @@
+import { css, html, LitElement } from 'lit'
+import { type Agent, ApiClient, type PipelineSummary, type Run, type ThroughputPoint } from './api.js'
+import { baseStyles } from './styles.js'
+import './op-fleet-view.js'
+import './op-pipelines-view.js'
+import './op-throughput-chart.js'
+
+/** The console shell: loads once, then stays current from the live event stream. */
+export class OpApp extends LitElement {
+  static override styles = [
+    baseStyles,
+    css`
+      header {
+        display: flex;
+        align-items: center;
+        justify-content: space-between;
+        gap: 1rem;
+        padding: 0.75rem 1rem;
+        background: #14213d;
+        color: #fff;
+      }
+      header h1 {
+        font-size: 1.1rem;
+        margin: 0;
+      }
+      main {
+        padding: 0.75rem;
+        max-width: 1200px;
+        margin: 0 auto;
+      }
+      .live {
+        font-size: 0.8rem;
+      }
+      .grid {
+        display: grid;
+        grid-template-columns: minmax(0, 1fr);
+        gap: 0 1rem;
+      }
+      @media (min-width: 1100px) {
+        .grid {
+          grid-template-columns: minmax(0, 1fr) minmax(0, 1fr);
+        }
+      }
+    `,
+  ]
+  static override properties = {
+    agents: { state: true },
+    pipelines: { state: true },
+    runs: { state: true },
+    points: { state: true },
+    bucketMs: { state: true },
+    live: { state: true },
+    now: { state: true },
+    error: { state: true },
+  }
+
+  declare agents: Agent[]
+  declare pipelines: PipelineSummary[]
+  declare runs: Run[]
+  declare points: ThroughputPoint[]
+  declare bucketMs: number
+  declare live: boolean
+  declare now: number
+  declare error: string
+  private readonly api = new ApiClient()
+  private unsubscribe: (() => void) | undefined
+  private ticker: number | undefined
+
+  constructor() {
+    super()
+    this.agents = []
+    this.pipelines = []
+    this.runs = []
+    this.points = []
+    this.bucketMs = 10_000
+    this.live = false
+    this.now = Date.now()
+    this.error = ''
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    void this.load()
+    this.unsubscribe = this.api.live({
+      agent: (a) => {
+        const i = this.agents.findIndex((x) => x.id === a.id)
+        this.agents =
+          i < 0
+            ? [...this.agents, a].sort((x, y) => x.name.localeCompare(y.name))
+            : this.agents.map((x) => (x.id === a.id ? a : x))
+      },
+      run: (r) => {
+        this.runs = [r, ...this.runs.filter((x) => x.id !== r.id)]
+          .sort((a, b) => b.startedAt - a.startedAt)
+          .slice(0, 50)
+      },
+      pipelines: () => void this.api.pipelines().then((p) => (this.pipelines = p)),
+      throughput: (p) => {
+        const existing = this.points.find((x) => x.t === p.t)
+        this.points = existing
+          ? this.points.map((x) =>
+              x.t === p.t
+                ? { t: p.t, rowsRead: x.rowsRead + p.rowsRead, rowsWritten: x.rowsWritten + p.rowsWritten }
+                : x,
+            )
+          : [...this.points, { t: p.t, rowsRead: p.rowsRead, rowsWritten: p.rowsWritten }]
+      },
+      status: (connected) => {
+        this.live = connected
+        if (connected) void this.load()
+      },
+    })
+    this.ticker = window.setInterval(() => (this.now = Date.now()), 5000)
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    this.unsubscribe?.()
+    window.clearInterval(this.ticker)
+  }
+
+  private async load(): Promise<void> {
+    try {
+      const [agents, pipelines, runs, throughput] = await Promise.all([
+        this.api.agents(),
+        this.api.pipelines(),
+        this.api.runs(),
+        this.api.throughput(),
+      ])
+      this.agents = agents
+      this.pipelines = pipelines
+      this.runs = runs
+      this.points = throughput.points
+      this.bucketMs = throughput.bucketMs
+      this.error = ''
+    } catch (error) {
+      this.error = (error as Error).message
+    }
+  }
+
+  override render() {
+    return html`<header>
+        <h1>Outpost</h1>
+        <span class="live" role="status" data-testid="live-status">${this.live ? '● live' : '○ reconnecting…'}</span>
+      </header>
+      <main>
+        ${this.error ? html`<div class="card" role="alert">Cannot load data: ${this.error}</div>` : ''}
+        <op-throughput-chart .points=${this.points} .bucketMs=${this.bucketMs}></op-throughput-chart>
+        <div class="grid">
+          <op-fleet-view .agents=${this.agents} .now=${this.now}></op-fleet-view>
+          <op-pipelines-view .pipelines=${this.pipelines} .runs=${this.runs} .now=${this.now}></op-pipelines-view>
+        </div>
+      </main>`
+  }
+}
+
+customElements.define('op-app', OpApp)

@@ -1,0 +1,74 @@
+import { css } from 'lit'
+
+/** Shared look: system fonts, high contrast, works from 390 px up. */
+export const baseStyles = css`
+  :host {
+    display: block;
+    font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
+    color: #1b1f24;
+  }
+  h2 {
+    font-size: 1.05rem;
+    margin: 0 0 0.75rem;
+  }
+  table {
+    width: 100%;
+    border-collapse: collapse;
+    font-size: 0.9rem;
+  }
+  th,
+  td {
+    text-align: left;
+    padding: 0.45rem 0.6rem;
+    border-bottom: 1px solid #e3e6ea;
+    vertical-align: top;
+  }
+  th {
+    font-weight: 600;
+    color: #4a5260;
+    background: #f6f7f9;
+  }
+  .card {
+    background: #fff;
+    border: 1px solid #e3e6ea;
+    border-radius: 8px;
+    padding: 1rem;
+    margin-bottom: 1rem;
+    overflow-x: auto;
+  }
+  .badge {
+    display: inline-block;
+    padding: 0.1rem 0.5rem;
+    border-radius: 999px;
+    font-size: 0.78rem;
+    font-weight: 600;
+  }
+  .online,
+  .succeeded {
+    background: #dcf5e3;
+    color: #0f5b2a;
+  }
+  .degraded,
+  .running {
+    background: #fff1cc;
+    color: #6b4b00;
+  }
+  .offline,
+  .failed,
+  .cancelled {
+    background: #fde2e1;
+    color: #8a1c17;
+  }
+  .revoked {
+    background: #e6e6e6;
+    color: #333;
+  }
+  .muted {
+    color: #5d6673;
+    font-size: 0.85rem;
+  }
+  code {
+    font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
+    font-size: 0.85em;
+  }
+`

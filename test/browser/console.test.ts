@@ -1,0 +1,94 @@
+// The console in a real browser against a real control plane and agent: the agent shows online,
+// the applied pipeline and its runs appear, and the fleet throughput chart moves - all live,
+// without reloading the page.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, screenshot } from '../helpers/browser.js'
+import { type NatsServer, startNats } from '../helpers/nats.js'
+import {
+  api,
+  type ControlPlaneHandle,
+  createToken,
+  type OutpostProcess,
+  startAgent,
+  startControlPlane,
+} from '../helpers/outpost.js'
+
+describe('console', () => {
+  let nats: NatsServer
+  let cp: ControlPlaneHandle
+  let agent: { process: OutpostProcess }
+  let browser: Browser
+  let work: string
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'outpost-console-'))
+    nats = await startNats()
+    cp = await startControlPlane(nats.url)
+    browser = await launchChromium()
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await agent?.process.stop()
+    await cp?.process.stop()
+    await nats?.dispose()
+    rmSync(work, { recursive: true, force: true })
+  })
+
+  it('shows an enrolled agent online, the pipeline, its runs and moving throughput, live', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await page.goto(cp.api)
+    await expect.poll(() => page.getByTestId('live-status').textContent()).toContain('live')
+    await expect.poll(() => page.getByTestId('agent-counts').textContent()).toContain('0 online')
+
+    agent = await startAgent(cp.grpc, { token: await createToken(cp.api), name: 'browser-edge' })
+    const row = page.locator('tr', { hasText: 'browser-edge' })
+    await expect.poll(() => row.getByTestId('agent-state').textContent(), { timeout: 20_000 }).toBe('online')
+
+    const inbox = join(work, 'in')
+    mkdirSync(inbox)
+    const lines = ['id,v']
+    for (let i = 0; i < 5000; i++) lines.push(`${i},${i * 2}`)
+    writeFileSync(join(inbox, 'a.csv'), `${lines.join('\n')}\n`)
+    const spec = {
+      apiVersion: 'outpost/v1',
+      kind: 'Pipeline',
+      metadata: { name: 'console-demo' },
+      spec: {
+        schedule: { every: '2s' },
+        source: { type: 'csv', path: join(inbox, '*.csv') },
+        sinks: [{ type: 'file', path: join(work, 'out') }],
+      },
+    }
+    expect((await api(cp.api, 'PUT', '/api/v1/pipelines/console-demo', spec)).status).toBe(201)
+
+    await expect
+      .poll(() => page.locator('tr[data-pipeline="console-demo"]').count(), { timeout: 10_000 })
+      .toBe(1)
+    await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('console-demo@1')
+    await expect
+      .poll(() => page.locator('tr[data-run]', { hasText: 'succeeded' }).count(), { timeout: 20_000 })
+      .toBeGreaterThan(0)
+    await expect
+      .poll(() => page.locator('tr[data-run]', { hasText: '5000 / 5000 / 0' }).count(), { timeout: 20_000 })
+      .toBe(1)
+    // The agent reports rows written with its metrics; the chart's total moves without a reload.
+    await expect
+      .poll(() => page.getByTestId('throughput-total').textContent(), { timeout: 30_000 })
+      .toContain('5,000 rows written')
+    expect(await page.locator('op-throughput-chart canvas').count()).toBeGreaterThan(0)
+    await screenshot(page, 'console-fleet-1280')
+
+    await page.setViewportSize({ width: 390, height: 844 })
+    await expect.poll(() => row.getByTestId('agent-state').isVisible()).toBe(true)
+    await screenshot(page, 'console-fleet-390')
+
+    await agent.process.stop()
+    await expect.poll(() => row.getByTestId('agent-state').textContent(), { timeout: 20_000 }).toBe('offline')
+    await page.close()
+  })
+})

@@ -1,0 +1,149 @@
+// The `outpost` command line as a user runs it: exit codes, JSON on stdout, errors on stderr.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type NatsServer, startNats } from './helpers/nats.js'
+import { type ControlPlaneHandle, OUTPOST_BIN, startControlPlane } from './helpers/outpost.js'
+
+function outpost(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'outpost-cli-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function pipelineFile(name: string, body: string): string {
+  const path = join(dir, name)
+  writeFileSync(path, body)
+  return path
+}
+
+describe('outpost run --local', () => {
+  it('prints one JSON object and exits 0 on success', async () => {
+    writeFileSync(join(dir, 'in.csv'), 'id,amount\n1,5\n2,x\n3,7\n')
+    const file = pipelineFile(
+      'ok.yaml',
+      `apiVersion: outpost/v1\nkind: Pipeline\nmetadata: { name: cli-ok }\nspec:\n  source: { type: csv, path: ${join(dir, 'in.csv')} }\n  transforms: [{ cast: { amount: int } }]\n  sinks: [{ type: file, path: ${join(dir, 'out')}, format: csv }]\n`,
+    )
+    const r = await outpost(['run', file, '--local'])
+    expect(r.code).toBe(0)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    const report = JSON.parse(lines[0]!) as Record<string, unknown>
+    expect(Object.keys(report)).toEqual(
+      expect.arrayContaining([
+        'pipeline',
+        'status',
+        'rowsRead',
+        'rowsWritten',
+        'rowsQuarantined',
+        'durationMs',
+        'errors',
+      ]),
+    )
+    expect(report).toMatchObject({
+      pipeline: 'cli-ok',
+      status: 'succeeded',
+      rowsRead: 3,
+      rowsWritten: 2,
+      rowsQuarantined: 1,
+    })
+    expect(readdirSync(join(dir, 'out'), { recursive: true }).some((f) => String(f).endsWith('.csv'))).toBe(
+      true,
+    )
+  })
+
+  it('exits 1 on a failed run and 2 on an invalid spec, with field paths on stderr', async () => {
+    const missing = pipelineFile(
+      'missing.yaml',
+      `apiVersion: outpost/v1\nkind: Pipeline\nmetadata: { name: cli-missing }\nspec:\n  source: { type: csv, path: ${join(dir, 'absent.csv')} }\n  sinks: [{ type: file, path: ${join(dir, 'out2')} }]\n`,
+    )
+    const failed = await outpost(['run', missing, '--local'])
+    expect(failed.code).toBe(1)
+    expect(JSON.parse(failed.stdout)).toMatchObject({
+      status: 'failed',
+      errors: [expect.objectContaining({ message: expect.stringContaining('file not found') })],
+    })
+
+    const invalid = pipelineFile(
+      'invalid.yaml',
+      'apiVersion: outpost/v1\nkind: Pipeline\nmetadata: { name: cli-bad }\nspec:\n  source: { type: csv }\n  sinks: []\n',
+    )
+    const bad = await outpost(['run', invalid, '--local'])
+    expect(bad.code).toBe(2)
+    expect(bad.stdout).toBe('')
+    expect(bad.stderr).toContain('spec.source.path: required (line 5')
+    expect(bad.stderr).toContain('spec.sinks: a pipeline needs at least one sink')
+
+    expect((await outpost(['run', invalid])).code).toBe(2)
+    expect((await outpost(['frobnicate'])).code).toBe(2)
+  })
+})
+
+describe('outpost against a control plane', () => {
+  let nats: NatsServer
+  let cp: ControlPlaneHandle
+  beforeAll(async () => {
+    nats = await startNats()
+    cp = await startControlPlane(nats.url)
+  })
+  afterAll(async () => {
+    await cp?.process.stop()
+    await nats?.dispose()
+  })
+
+  it('creates tokens, applies pipelines (a new version only when changed) and lists them', async () => {
+    const env = { OUTPOST_SERVER: cp.api }
+    const token = await outpost(['token', 'create', '--label', 'site=cli', '--ttl', '1h'], env)
+    expect(token.code).toBe(0)
+    expect(token.stdout.trim()).toMatch(/^oet_\S+$/)
+
+    const spec = (schedule: string) =>
+      `apiVersion: outpost/v1\nkind: Pipeline\nmetadata: { name: applied }\nspec:\n  schedule: ${schedule}\n  source: { type: csv, path: /in.csv }\n  sinks: [{ type: file, path: /out }]\n---\napiVersion: outpost/v1\nkind: Pipeline\nmetadata: { name: second }\nspec:\n  source: { type: csv, path: /in.csv }\n  sinks: [{ type: file, path: /out }]\n`
+    const file = pipelineFile('apply.yaml', spec('manual'))
+    const first = await outpost(['apply', '-f', file], env)
+    expect(first.code).toBe(0)
+    expect(first.stdout).toBe('pipeline applied: version 1 created\npipeline second: version 1 created\n')
+    expect((await outpost(['apply', '-f', file], env)).stdout).toContain(
+      'pipeline applied: version 1 unchanged',
+    )
+    writeFileSync(file, spec('"*/5 * * * *"'))
+    expect((await outpost(['apply', '-f', file], env)).stdout).toContain(
+      'pipeline applied: version 2 updated',
+    )
+
+    const listed = await outpost(['get', 'pipelines'], env)
+    expect(listed.stdout.split('\n')[0]).toMatch(/^NAME\s+VERSION\s+SCHEDULE/)
+    expect(listed.stdout).toMatch(/applied\s+2\s+\*\/5 \* \* \* \*/)
+    const json = JSON.parse((await outpost(['get', 'pipelines', '-o', 'json'], env)).stdout) as {
+      name: string
+    }[]
+    expect(json.map((p) => p.name)).toEqual(['applied', 'second'])
+
+    const invalid = pipelineFile(
+      'apply-bad.yaml',
+      'apiVersion: outpost/v1\nkind: Pipeline\nmetadata: { name: x }\nspec:\n  source: { type: csv, path: a }\n  sinks: [{ type: ftp }]\n',
+    )
+    const bad = await outpost(['apply', '-f', invalid], env)
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('spec.sinks[0].type: unknown type "ftp"')
+  })
+
+  it('says clearly when the control plane cannot be reached', async () => {
+    const r = await outpost(['get', 'agents', '--server', 'http://127.0.0.1:1'])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toContain('cannot reach the control plane at http://127.0.0.1:1/')
+  })
+})

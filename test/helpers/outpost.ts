@@ -1,0 +1,153 @@
+/**
+ * Starts `outpost` (the built control-plane bundle) as real processes: the control plane and
+ * agents, with JSON logs captured so tests can wait for what they say.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { waitFor } from './wait.js'
+
+export const OUTPOST_BIN = resolve('control-plane/dist/outpost.js')
+
+export interface LogLine {
+  level: string
+  msg: string
+  [key: string]: unknown
+}
+
+export class OutpostProcess {
+  readonly logs: LogLine[] = []
+  readonly output: string[] = []
+  readonly exited: Promise<number | null>
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    let rest = ''
+    const onData = (chunk: Buffer) => {
+      const lines = (rest + chunk.toString('utf8')).split('\n')
+      rest = lines.pop() ?? ''
+      for (const line of lines) {
+        this.output.push(line)
+        if (process.env.OUTPOST_TEST_LOGS) process.stderr.write(`[${name}] ${line}\n`)
+        try {
+          this.logs.push(JSON.parse(line) as LogLine)
+        } catch {
+          // Not a JSON log line (a stack trace, nats output); kept in `output`.
+        }
+      }
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)))
+  }
+
+  waitForLog(match: (line: LogLine) => boolean, what: string, timeoutMs = 20_000): Promise<LogLine> {
+    return waitFor(
+      `${this.name} to log ${what}`,
+      () => {
+        if (this.child.exitCode !== null)
+          throw new Error(
+            `${this.name} exited with ${this.child.exitCode}:\n${this.output.slice(-20).join('\n')}`,
+          )
+        return this.logs.find(match)
+      },
+      timeoutMs,
+      50,
+    )
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 20_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
+    this.child.kill(signal)
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs)
+    const code = await this.exited
+    clearTimeout(timer)
+    return code
+  }
+
+  kill(): Promise<number | null> {
+    return this.stop('SIGKILL')
+  }
+}
+
+export function outpost(name: string, args: string[], env: Record<string, string> = {}): OutpostProcess {
+  const child = spawn(process.execPath, [OUTPOST_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OUTPOST_LOG_FORMAT: 'json', ...env },
+  })
+  return new OutpostProcess(name, child)
+}
+
+export interface ControlPlaneHandle {
+  process: OutpostProcess
+  api: string
+  grpc: string
+  dataDir: string
+}
+
+export async function startControlPlane(
+  natsUrl: string,
+  options: { dataDir?: string; heartbeatMs?: number; extraArgs?: string[] } = {},
+): Promise<ControlPlaneHandle> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-cp-'))
+  const cp = outpost('control-plane', [
+    'control-plane',
+    '--data-dir',
+    dataDir,
+    '--http-listen',
+    '127.0.0.1:0',
+    '--grpc-listen',
+    '127.0.0.1:0',
+    '--nats',
+    natsUrl,
+    '--heartbeat',
+    String(options.heartbeatMs ?? 1000),
+    ...(options.extraArgs ?? []),
+  ])
+  const started = await cp.waitForLog((l) => l.msg === 'control plane started', 'start-up')
+  return { process: cp, api: String(started.http), grpc: String(started.grpc), dataDir }
+}
+
+export async function startAgent(
+  controlPlane: string,
+  options: {
+    token?: string
+    stateDir?: string
+    name?: string
+    labels?: string[]
+    extraArgs?: string[]
+    env?: Record<string, string>
+  } = {},
+) {
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'outpost-agent-'))
+  const args = ['agent', '--control-plane', controlPlane, '--state-dir', stateDir, '--threads', '1']
+  if (options.token) args.push('--token', options.token)
+  if (options.name) args.push('--name', options.name)
+  for (const l of options.labels ?? []) args.push('--label', l)
+  args.push(...(options.extraArgs ?? []))
+  return { process: outpost(options.name ?? 'agent', args, options.env), stateDir }
+}
+
+export async function api<T>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': contentType },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  })
+  const text = await response.text()
+  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T }
+}
+
+export async function createToken(base: string, body: Record<string, unknown> = {}): Promise<string> {
+  const r = await api<{ token: string }>(base, 'POST', '/api/v1/enrollment-tokens', body)
+  if (r.status !== 201) throw new Error(`token: HTTP ${r.status}`)
+  return r.body.token
+}

@@ -2,7 +2,7 @@
 // from the same zod schemas that validate specs, so the reference cannot drift from the code.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { sinkSpecs, sourceSpecs, transformSpecs } from '@outpost/shared'
+import { RULE_KINDS, sinkSpecs, sourceSpecs, transformSpecs, validateSchema } from '@outpost/shared'
 import * as z from 'zod'
 
 type Json = {
@@ -104,6 +104,33 @@ for (const spec of transformSpecs) {
   const j = schemaOf(spec.options)
   parts.push(`### \`${spec.name}\``, '', spec.summary, '', `Options: ${cell(typeOf(j))}.`, '')
   if (j.properties) parts.push(optionsTable(j))
+}
+const validate = schemaOf(validateSchema)
+parts.push(
+  '## Validate',
+  '',
+  `\`validate\` (after the transforms): ${validate.description ?? ''}`,
+  '',
+  optionsTable(validate).trimEnd(),
+  '',
+  '### Rules',
+  '',
+  'Each rule is a one-key object naming the column (or, for `expr`, the expression), with the options below. Every rule also takes `severity` (`error`, the default, or `warn`) and `name`.',
+  '',
+  '| rule | value | options |',
+  '| --- | --- | --- |',
+)
+const ruleSchemas = validate.properties?.rules?.items?.anyOf ?? []
+for (const kind of RULE_KINDS) {
+  const rule = ruleSchemas.find((r) => r.properties?.[kind])
+  const main = rule?.properties?.[kind]
+  const extra = Object.entries(rule?.properties ?? {})
+    .filter(([name]) => name !== kind && name !== 'severity' && name !== 'name')
+    .map(([name, p]) => `\`${name}\`: ${typeOf(p)}${rule?.required?.includes(name) ? ' (required)' : ''}`)
+    .join('; ')
+  parts.push(
+    `| \`${kind}\` | ${cell(`${main ? typeOf(main) : ''}${main?.description ? `: ${main.description}` : ''}`)} | ${cell(extra)} |`,
+  )
 }
 mkdirSync(outDir, { recursive: true })
 writeFileSync(join(outDir, 'pipeline.md'), `${parts.join('\n').trimEnd()}\n`)

@@ -1,25 +1,10 @@
 // The `outpost` command line as a user runs it: exit codes, JSON on stdout, errors on stderr.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type NatsServer, startNats } from './helpers/nats.js'
-import { type ControlPlaneHandle, OUTPOST_BIN, startControlPlane } from './helpers/outpost.js'
-
-function outpost(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], { env: { ...process.env, ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+import { type ControlPlaneHandle, runCli as outpost, startControlPlane } from './helpers/outpost.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-cli-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

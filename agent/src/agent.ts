@@ -28,9 +28,10 @@ import { DiskBudget } from './outbox/budget.js'
 import { NatsForwarder } from './outbox/nats-forwarder.js'
 import { Outbox } from './outbox/outbox.js'
 import { SinkDelivery } from './outbox/sink-delivery.js'
+import { listQuarantine, replayTrigger } from './quarantine/quarantine.js'
 import { Backoff } from './runtime/backoff.js'
 import { type RunnablePipeline, toRunnable } from './runtime/pipeline.js'
-import { executeRun, sleep } from './runtime/run.js'
+import { executeRun, replayRefusal, sleep } from './runtime/run.js'
 import { Scheduler } from './runtime/scheduler.js'
 import { SecretResolver } from './secrets.js'
 import { type AgentIdentity, AgentState, type StoredDesiredState } from './state/store.js'
@@ -355,6 +356,40 @@ export class Agent {
           outcome.ok,
           outcome.error ?? '',
           outcome.result === undefined ? '' : JSON.stringify(outcome.result),
+        )
+      }
+      case 'listQuarantine': {
+        const { pipeline, runId, limit } = command.kind.value
+        const listing = listQuarantine(this.state, pipeline, {
+          ...(runId ? { runId } : {}),
+          limit: limit || 20,
+        })
+        return result(true, '', JSON.stringify(listing))
+      }
+      case 'replayQuarantine': {
+        const { pipeline, runId } = command.kind.value
+        const runnable = this.scheduler?.pipelines().find((p) => p.name === pipeline)
+        if (!runnable || !this.scheduler)
+          return result(false, `pipeline "${pipeline}" is not assigned to this agent`)
+        const refusal = replayRefusal(runnable)
+        if (refusal) return result(false, refusal)
+        const waiting = listQuarantine(this.state, pipeline, { ...(runId ? { runId } : {}), limit: 0 })
+        if (waiting.replayable === 0)
+          return result(true, '', JSON.stringify({ replayed: 0, kept: waiting.total, run: null }))
+        const outcome = await this.scheduler.runAndWait(pipeline, replayTrigger(runId || undefined))
+        if (!outcome) return result(false, 'the agent stopped before the replay ran')
+        const left = listQuarantine(this.state, pipeline, { limit: 0 })
+        return result(
+          outcome.status === 'succeeded',
+          outcome.status === 'succeeded' ? '' : (outcome.errors[0]?.message ?? `replay ${outcome.status}`),
+          JSON.stringify({
+            replayed: outcome.counts.rowsRead,
+            written: outcome.counts.rowsWritten,
+            filtered: outcome.counts.rowsFiltered,
+            quarantinedAgain: outcome.counts.rowsQuarantined,
+            left: left.total,
+            run: { runId: outcome.runId, version: outcome.version, status: outcome.status },
+          }),
         )
       }
       default:

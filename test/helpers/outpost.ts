@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { type NatsServer, startNats } from './nats.js'
 import { waitFor } from './wait.js'
 
 export const OUTPOST_BIN = resolve('control-plane/dist/outpost.js')
@@ -150,4 +151,53 @@ export async function createToken(base: string, body: Record<string, unknown> = 
   const r = await api<{ token: string }>(base, 'POST', '/api/v1/enrollment-tokens', body)
   if (r.status !== 201) throw new Error(`token: HTTP ${r.status}`)
   return r.body.token
+}
+
+/** Runs the `outpost` command line to its end, as a user would. */
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+export interface Site {
+  nats: NatsServer
+  cp: ControlPlaneHandle
+  agent: OutpostProcess
+  agentId: string
+  stop(): Promise<void>
+}
+
+/** A NATS server of its own, a control plane and one enrolled, connected agent. */
+export async function startSite(
+  options: { agentEnv?: Record<string, string>; controlPlaneArgs?: string[]; agentName?: string } = {},
+): Promise<Site> {
+  const nats = await startNats()
+  const cp = await startControlPlane(nats.url, { extraArgs: options.controlPlaneArgs ?? [] })
+  const { process: agent } = await startAgent(cp.grpc, {
+    token: await createToken(cp.api),
+    ...(options.agentEnv ? { env: options.agentEnv } : {}),
+    ...(options.agentName ? { name: options.agentName } : {}),
+  })
+  await agent.waitForLog((l) => l.msg === 'connected to control plane', 'connect')
+  const agentId = String(agent.logs.find((l) => l.msg === 'agent starting')?.agentId)
+  return {
+    nats,
+    cp,
+    agent,
+    agentId,
+    async stop() {
+      await agent.stop()
+      await cp.process.stop()
+      await nats.dispose()
+    },
+  }
 }

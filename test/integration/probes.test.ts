@@ -1,15 +1,7 @@
 // Probes run at the site through the control plane: test a connection, preview rows after the
 // transforms, infer the schema. Secrets resolve on the agent and never come back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type NatsServer, startNats } from '../helpers/nats.js'
-import {
-  api,
-  type ControlPlaneHandle,
-  createToken,
-  type OutpostProcess,
-  startAgent,
-  startControlPlane,
-} from '../helpers/outpost.js'
+import { api, type ControlPlaneHandle, type Site, startSite } from '../helpers/outpost.js'
 import { createDatabase, type TestDatabase } from '../helpers/postgres.js'
 
 interface ProbeResponse {
@@ -24,32 +16,23 @@ interface ProbeResponse {
 }
 
 describe('probes at the site', () => {
-  let nats: NatsServer
+  let site: Site
   let db: TestDatabase
   let cp: ControlPlaneHandle
-  let agent: { process: OutpostProcess }
   let agentId: string
 
   beforeAll(async () => {
-    nats = await startNats()
     db = await createDatabase()
     await db.query(
       "CREATE TABLE sites (id int, name text, amount text); INSERT INTO sites VALUES (1, 'a', '1.5'), (2, 'b', 'x'), (3, 'c', '3')",
     )
-    cp = await startControlPlane(nats.url)
-    agent = await startAgent(cp.grpc, {
-      token: await createToken(cp.api),
-      env: { OUTPOST_SECRET_SITE_DB: db.url },
-    })
-    await agent.process.waitForLog((l) => l.msg === 'connected to control plane', 'connect')
-    agentId = String(agent.process.logs.find((l) => l.msg === 'agent starting')?.agentId)
+    site = await startSite({ agentEnv: { OUTPOST_SECRET_SITE_DB: db.url } })
+    ;({ cp, agentId } = site)
   })
 
   afterAll(async () => {
-    await agent?.process.stop()
-    await cp?.process.stop()
+    await site?.stop()
     await db?.drop()
-    await nats?.dispose()
   })
 
   const spec = {

@@ -18,6 +18,7 @@ import {
 import type { Logger } from '../log.js'
 import type { OutboxBudget } from '../outbox/budget.js'
 import { NATS_LANE, type Outbox, type PendingAppend, sinkLane } from '../outbox/outbox.js'
+import { parseReplayTrigger, quarantineReader } from '../quarantine/quarantine.js'
 import { sinks, sources } from '../registry.js'
 import type { SecretResolver } from '../secrets.js'
 import type { SinkImpl } from '../sinks/types.js'
@@ -112,6 +113,13 @@ function stageOf(code: string): string {
   return 'run'
 }
 
+/** Why a pipeline's quarantine cannot be replayed, if it cannot. */
+export function replayRefusal(p: RunnablePipeline): string | undefined {
+  const index = p.pipeline.spec.sinks.findIndex((s) => (sinks[s.type] as SinkImpl<unknown>).finishesRuns?.(s))
+  if (index < 0) return undefined
+  return `pipeline ${p.name} cannot replay its quarantine: sinks[${index}] replaces its table on every run, so a replay would leave only the replayed rows; fix the spec and run the pipeline again instead`
+}
+
 export async function executeRun(
   p: RunnablePipeline,
   trigger: string,
@@ -120,12 +128,14 @@ export async function executeRun(
 ): Promise<RunOutcome> {
   const startedAt = Date.now()
   const runId = newRunId(startedAt)
+  // A replay keeps its filter in the trigger; the run reports the trigger as plain "replay".
+  const replay = parseReplayTrigger(trigger)
   const log = deps.log.child({ pipeline: p.name, run: runId })
   const outcome: RunOutcome = {
     runId,
     pipeline: p.name,
     version: p.version,
-    trigger,
+    trigger: replay ? 'replay' : trigger,
     status: 'succeeded',
     startedAt,
     finishedAt: startedAt,
@@ -149,15 +159,20 @@ export async function executeRun(
       outcome.errors.push({ ...e, message: deps.secrets.redact(e.message) })
   }
   if (deps.reportRuns) await deps.outbox.append([runEventEntry(deps.agentId, outcome, RunStatus.RUNNING)])
-  log.info('run started', { trigger, version: p.version })
+  log.info('run started', { trigger: outcome.trigger, version: p.version })
 
   const timeout = AbortSignal.timeout(p.pipeline.spec.timeout)
   const runSignal = AbortSignal.any([signal, timeout])
   const { attempts, backoff } = p.pipeline.spec.retry
   let seq = 0
-  for (let attempt = 1; ; attempt++) {
+  const refusal = replay ? replayRefusal(p) : undefined
+  if (refusal) {
+    outcome.status = 'failed'
+    addError({ stage: 'run', code: 'replay_refused', message: refusal, retryable: false })
+  }
+  for (let attempt = 1; !refusal; attempt++) {
     try {
-      await extract(p, runId, startedAt, deps, runSignal, outcome, addError, () => ++seq, log)
+      await extract(p, runId, startedAt, deps, runSignal, outcome, addError, () => ++seq, log, replay)
       if (runSignal.aborted) throw runSignal.reason
       break
     } catch (error) {
@@ -263,14 +278,17 @@ async function extract(
   addError: (e: RunOutcome['errors'][number]) => void,
   nextSeq: () => number,
   log: ReturnType<Logger['child']>,
+  replay: { runId?: string } | undefined,
 ): Promise<void> {
   const source = sources[p.pipeline.spec.source.type]
-  const reader: SourceReader = source.open(deps.secrets.resolveDeep(p.pipeline.spec.source), {
-    pipeline: p.name,
-    cursors: { get: (key) => deps.state.cursors.get([p.name, ...key]) },
-    log,
-    chunkBytes: deps.chunkBytes ?? 1024 * 1024,
-  })
+  const reader: SourceReader = replay
+    ? quarantineReader(deps.state, p.name, replay, runId)
+    : source.open(deps.secrets.resolveDeep(p.pipeline.spec.source), {
+        pipeline: p.name,
+        cursors: { get: (key) => deps.state.cursors.get([p.name, ...key]) },
+        log,
+        chunkBytes: deps.chunkBytes ?? 1024 * 1024,
+      })
   // Workers see the spec with its secrets resolved (a mask salt); it never leaves this process.
   const workerSpec = p.specJson.includes('${secret:')
     ? JSON.stringify(deps.secrets.resolveDeep(JSON.parse(p.specJson)))
@@ -289,6 +307,7 @@ async function extract(
       specJson: workerSpec,
       bytes: chunk.bytes,
       decodeState: chunk.decodeState,
+      ...(chunk.replay ? { decoder: 'replay' as const } : {}),
       meta: {
         agentId: deps.agentId,
         pipeline: p.name,
@@ -366,17 +385,20 @@ async function extract(
         deps.metrics.inc(METRICS.rowsDropped, { pipeline: p.name }, dropped.rows)
       }
     }
+    const origin = chunk.replay
     const quarantined: QuarantineEntry[] = result.quarantined.map((q) => ({
       pipeline: p.name,
       version: p.version,
       runId,
-      source: chunk.label,
-      record: base + q.record + 1,
+      // A replayed row keeps the place it was first read from.
+      source: origin ? (origin.sources[q.record] ?? chunk.label) : chunk.label,
+      record: origin ? (origin.records[q.record] ?? 0) : base + q.record + 1,
       reason: q.reason,
       rule: q.rule,
       ...(q.column !== undefined ? { column: q.column } : {}),
       ...(q.value !== undefined ? { value: q.value } : {}),
       row: q.row,
+      columns: q.columns,
       at: createdAt,
     }))
     const cursorWrites = chunk.cursor({
@@ -391,6 +413,8 @@ async function extract(
     const token = deps.state.root.transactionSync(() => {
       const appended = deps.outbox.appendInTransaction(entries)
       for (const q of quarantined) deps.state.quarantine.put([p.name, runId, ++quarantineSeq], q)
+      // Replayed entries leave the quarantine with the batch their rows went into.
+      if (origin) for (const key of origin.keys) deps.state.quarantine.remove(key)
       for (const w of cursorWrites) {
         const key: CursorKey = [p.name, ...w.key]
         if (w.value === undefined) deps.state.cursors.remove(key)

@@ -18,7 +18,10 @@ interface Entry {
   pipeline: RunnablePipeline
   timer: NodeJS.Timeout | undefined
   running: Promise<void> | undefined
-  queued: string | undefined
+  /** Triggers that arrived while it ran, each run once after it, in order. */
+  queued: string[]
+  /** Callers waiting for the outcome of a queued or starting run, by trigger. */
+  waiters: Map<string, ((outcome: RunOutcome | undefined) => void)[]>
   lastStart: number | undefined
   lastOutcome: RunOutcome | undefined
   removed: boolean
@@ -66,7 +69,8 @@ export class Scheduler {
           pipeline: p,
           timer: undefined,
           running: undefined,
-          queued: undefined,
+          queued: [],
+          waiters: new Map(),
           lastStart: undefined,
           lastOutcome: undefined,
           removed: false,
@@ -89,9 +93,25 @@ export class Scheduler {
   trigger(name: string, trigger = 'manual'): boolean {
     const entry = this.entries.get(name)
     if (!entry || this.stopped) return false
-    if (entry.running) entry.queued = trigger
-    else this.start(entry, trigger)
+    if (!entry.running) this.start(entry, trigger)
+    // The same trigger queued twice runs once: a run started later reads everything anyway.
+    else if (!entry.queued.includes(trigger)) entry.queued.push(trigger)
     return true
+  }
+
+  /**
+   * Like trigger, and resolves with the outcome of the run it started or queued (undefined when
+   * the pipeline is not assigned, or the agent stops first).
+   */
+  runAndWait(name: string, trigger: string): Promise<RunOutcome | undefined> {
+    const entry = this.entries.get(name)
+    if (!entry || this.stopped) return Promise.resolve(undefined)
+    return new Promise((resolve) => {
+      const list = entry.waiters.get(trigger) ?? []
+      list.push(resolve)
+      entry.waiters.set(trigger, list)
+      this.trigger(name, trigger)
+    })
   }
 
   private plan(entry: Entry): void {
@@ -120,11 +140,15 @@ export class Scheduler {
       entry.timer = undefined
     }
     entry.lastStart = Date.now()
+    const waiters = entry.waiters.get(trigger) ?? []
+    entry.waiters.delete(trigger)
+    let outcome: RunOutcome | undefined
     entry.running = (async () => {
       await this.slot()
       try {
         if (this.stopped) return
-        entry.lastOutcome = await this.run(entry.pipeline, trigger, this.abort.signal)
+        outcome = await this.run(entry.pipeline, trigger, this.abort.signal)
+        entry.lastOutcome = outcome
       } catch (error) {
         this.log.error('run crashed', { pipeline: entry.pipeline.name, error: (error as Error).message })
       } finally {
@@ -132,10 +156,14 @@ export class Scheduler {
       }
     })().finally(() => {
       entry.running = undefined
-      if (entry.removed || this.stopped) return
-      if (entry.queued) {
-        const queued = entry.queued
-        entry.queued = undefined
+      for (const w of waiters) w(outcome)
+      if (entry.removed || this.stopped) {
+        for (const list of entry.waiters.values()) for (const w of list) w(undefined)
+        entry.waiters.clear()
+        return
+      }
+      const queued = entry.queued.shift()
+      if (queued !== undefined) {
         this.start(entry, queued)
       } else {
         this.plan(entry)

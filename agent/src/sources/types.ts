@@ -2,6 +2,7 @@ import type { ComponentSpec } from '@outpost/shared'
 import type { Column, Value } from '@outpost/shared/batch'
 import type * as z from 'zod'
 import type { Logger } from '../log.js'
+import type { ReplayOrigin } from '../quarantine/quarantine.js'
 import type { CursorKey } from '../state/store.js'
 import type { Rejection } from '../transforms/types.js'
 
@@ -24,6 +25,8 @@ export interface SourceChunk {
   recordBase?: number
   /** The runner finishes this chunk and calls `observe` before pulling the next one. */
   barrier?: boolean
+  /** For a replay: the quarantine entries this chunk's rows came from (settled at its commit). */
+  replay?: ReplayOrigin
   /** Cursor writes that commit in the same transaction as this chunk's batch. */
   cursor(after: { records: number; decoded: DecodedSummary }): CursorWrite[]
 }

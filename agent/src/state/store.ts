@@ -17,6 +17,7 @@ import {
 } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { StateError } from '@outpost/shared'
+import type { Column } from '@outpost/shared/batch'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import { checkStateFile, IDENTITY_FILE, readIdentityBackup } from './integrity.js'
 
@@ -56,8 +57,10 @@ export interface QuarantineEntry {
   rule: string
   column?: string
   value?: string
-  /** The row as read from the source, column → text, so it can be replayed. */
+  /** The row as read from the source, column → value, so it can be replayed. */
   row: Record<string, unknown>
+  /** The row's columns and their types as read (absent in entries from before replay existed). */
+  columns?: Column[]
   at: number
 }
 

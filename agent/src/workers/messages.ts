@@ -25,12 +25,16 @@ export interface ProcessRequest {
   specJson: string
   bytes: Uint8Array
   decodeState: unknown
+  /** `replay`: the bytes are quarantined rows (quarantine/codec.ts), not source data. */
+  decoder?: 'replay'
   meta: BatchMeta
 }
 
 export interface QuarantinedRow extends Rejection {
   /** The source row, column name → value as read. */
   row: Record<string, unknown>
+  /** The columns of the row as read, with their types. */
+  columns: Column[]
 }
 
 export interface ProcessResult {

@@ -7,6 +7,7 @@ import {
   DataBatchSchema,
   SinkMode,
 } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
+import { decodeReplayChunk } from '../quarantine/codec.js'
 import type { Frame, Rejection, StepReport, TransformContext } from '../transforms/types.js'
 import { applyValidation } from '../validate/apply.js'
 import type { BatchProfile } from '../validate/profile.js'
@@ -59,11 +60,10 @@ function encodeBatches(
 export async function processChunk(cache: CompiledCache, request: ProcessRequest): Promise<ProcessResult> {
   const compiled = cache.get(request.pipelineKey, request.specJson)
   const { meta } = request
-  const decoded = await compiled.source.decode(
-    compiled.pipeline.spec.source,
-    request.bytes,
-    request.decodeState,
-  )
+  const decoded =
+    request.decoder === 'replay'
+      ? decodeReplayChunk(request.bytes)
+      : await compiled.source.decode(compiled.pipeline.spec.source, request.bytes, request.decodeState)
   const rejections: Rejection[] = [...decoded.rejections]
   let filtered = 0
   const report: StepReport = {
@@ -145,7 +145,7 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
 
 function quarantineRows(
   rejections: Rejection[],
-  decoded: { columns: { name: string }[]; rows: unknown[][]; records: number[] },
+  decoded: { columns: Column[]; rows: unknown[][]; records: number[] },
 ): QuarantinedRow[] {
   if (rejections.length === 0) return []
   const byRecord = new Map<number, number>(decoded.records.map((record, i) => [record, i]))
@@ -159,6 +159,6 @@ function quarantineRows(
           row[c.name] = decoded.rows[at]![i]
         })
       else if (r.value !== undefined) row._raw = r.value
-      return { ...r, row }
+      return { ...r, row, columns: at === undefined ? [] : decoded.columns }
     })
 }

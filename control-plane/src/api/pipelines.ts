@@ -1,12 +1,19 @@
 import { create } from '@bufbuild/protobuf'
 import { specHash } from '@outpost/agent'
 import { formatPath, type ParsedPipeline, parsePipeline, validatePipeline } from '@outpost/shared'
-import { RunNowSchema } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
+import {
+  ListQuarantineSchema,
+  ReplayQuarantineSchema,
+  RunNowSchema,
+} from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import type { ControlPlaneContext } from '../context.js'
 import type { PipelineRecord, PipelineVersionRecord } from '../store/types.js'
 import { ApiError, badRequest, conflict, notFound } from './problem.js'
+
+/** A replay is a run; the API waits for it this long. */
+const REPLAY_TIMEOUT_MS = 10 * 60_000
 
 async function readSpec(c: Context): Promise<ParsedPipeline> {
   const type = c.req.header('content-type') ?? ''
@@ -164,18 +171,87 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
     return c.body(null, 204)
   })
 
-  app.post('/:name/run', async (c) => {
-    const name = c.req.param('name')
+  /** The connected agents a pipeline is assigned to (only `only`, when given). */
+  async function agentsRunning(name: string, only: string | undefined): Promise<string[]> {
     if (!(await ctx.store.getPipeline(name))) throw notFound(`pipeline ${name}`)
-    const body = (await c.req.json().catch(() => ({}))) as { agent?: string }
     const targets: string[] = []
     for (const agent of await ctx.store.listAgents()) {
-      if (body.agent && agent.id !== body.agent) continue
+      if (only && agent.id !== only) continue
       if (!ctx.sessions.isConnected(agent.id)) continue
       if ((await ctx.catalog.assignmentsFor(agent.labels)).some((a) => a.name === name))
         targets.push(agent.id)
     }
-    if (targets.length === 0) throw new ApiError(409, 'Conflict', `no connected agent runs pipeline ${name}`)
+    if (targets.length === 0)
+      throw new ApiError(
+        409,
+        'Conflict',
+        only
+          ? `agent ${only} is not connected or does not run pipeline ${name}`
+          : `no connected agent runs pipeline ${name}`,
+      )
+    return targets
+  }
+
+  /** Each agent's answer to a command, with its JSON result spread in. */
+  async function ask(
+    targets: string[],
+    command: Parameters<typeof ctx.sessions.command>[1],
+    timeoutMs?: number,
+  ) {
+    return Promise.all(
+      targets.map(async (agentId) => {
+        const r = await ctx.sessions.command(agentId, command, timeoutMs)
+        const result = r?.resultJson ? (JSON.parse(r.resultJson) as Record<string, unknown>) : {}
+        const answer: Record<string, unknown> & { agentId: string; ok: boolean } = {
+          agentId,
+          ok: r?.ok ?? false,
+          ...(r?.error ? { error: r.error } : r ? {} : { error: 'agent is not connected' }),
+          ...result,
+        }
+        return answer
+      }),
+    )
+  }
+
+  // The quarantine stays at the site: listing and replaying ask the agents that run the pipeline.
+  app.get('/:name/quarantine', async (c) => {
+    const name = c.req.param('name')
+    const targets = await agentsRunning(name, c.req.query('agent'))
+    const limit = Number(c.req.query('limit') ?? 20)
+    if (!Number.isInteger(limit) || limit < 0 || limit > 10_000)
+      throw badRequest(`limit must be an integer from 0 to 10000, got ${c.req.query('limit')}`)
+    const items = await ask(targets, {
+      kind: {
+        case: 'listQuarantine',
+        value: create(ListQuarantineSchema, { pipeline: name, runId: c.req.query('run') ?? '', limit }),
+      },
+    })
+    const total = items.reduce((n, i) => n + (typeof i.total === 'number' ? i.total : 0), 0)
+    return c.json({ pipeline: name, total, items })
+  })
+
+  app.post('/:name/quarantine/replay', async (c) => {
+    const name = c.req.param('name')
+    const body = (await c.req.json().catch(() => ({}))) as { agent?: string; run?: string }
+    const targets = await agentsRunning(name, body.agent)
+    const items = await ask(
+      targets,
+      {
+        kind: {
+          case: 'replayQuarantine',
+          value: create(ReplayQuarantineSchema, { pipeline: name, runId: body.run ?? '' }),
+        },
+      },
+      REPLAY_TIMEOUT_MS,
+    )
+    // Each agent answers for itself (ok, or the reason its replay failed).
+    return c.json({ pipeline: name, items })
+  })
+
+  app.post('/:name/run', async (c) => {
+    const name = c.req.param('name')
+    const body = (await c.req.json().catch(() => ({}))) as { agent?: string }
+    const targets = await agentsRunning(name, body.agent)
     const results = await Promise.all(
       targets.map(async (agentId) => {
         const r = await ctx.sessions.command(agentId, {

@@ -328,3 +328,176 @@ export const getCommand: Command = {
     return EXIT.ok
   },
 }
+
+interface QuarantineAnswer {
+  agentId: string
+  ok: boolean
+  error?: string
+  total?: number
+  replayable?: number
+  byRule?: Record<string, number>
+  entries?: Row[]
+  replayed?: number
+  written?: number
+  filtered?: number
+  quarantinedAgain?: number
+  left?: number
+  kept?: number
+  run?: { runId: string; version: number; status: string } | null
+}
+
+export const quarantineCommand: Command = {
+  name: 'quarantine',
+  summary: 'List the rows a pipeline quarantined at its sites, or replay them after a fix.',
+  usage: `Usage: outpost quarantine list PIPELINE [--run ID] [--agent ID] [--limit N] [-o json] [--server URL]
+       outpost quarantine replay PIPELINE [--run ID] [--agent ID] [--server URL]
+
+Rows that fail a cast or an error rule stay at the site, with the rule, the value and the run.
+list shows the counts per rule and the oldest entries. replay sends them through the pipeline's
+current version (push the fix with \`outpost apply\` first): rows that pass land once and leave the
+quarantine; rows that fail again stay, with the new reason. Exit 1 when an agent's replay fails.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      run: { type: 'string' },
+      agent: { type: 'string' },
+      limit: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      ...SERVER_FLAG,
+    })
+    const [action, pipeline] = positionals
+    if ((action !== 'list' && action !== 'replay') || !pipeline)
+      throw new UsageError('give list or replay, and a pipeline name')
+    const client = clientFrom(values.server)
+    const path = `api/v1/pipelines/${encodeURIComponent(pipeline)}/quarantine`
+    if (action === 'list') {
+      const query = new URLSearchParams()
+      if (values.run) query.set('run', values.run)
+      if (values.agent) query.set('agent', values.agent)
+      if (values.limit) query.set('limit', values.limit)
+      const data = await client
+        .request<{ total: number; items: QuarantineAnswer[] }>(
+          'GET',
+          `${path}${query.size ? `?${query}` : ''}`,
+        )
+        .catch(apiFailure)
+      if (values.output === 'json') {
+        process.stdout.write(`${JSON.stringify(data, null, 2)}\n`)
+        return EXIT.ok
+      }
+      const out: string[] = []
+      for (const a of data.items) {
+        if (!a.ok) {
+          out.push(`agent ${a.agentId}: ${a.error}`)
+          continue
+        }
+        const rules = Object.entries(a.byRule ?? {})
+          .map(([rule, n]) => `${rule} ${n}`)
+          .join(', ')
+        out.push(
+          `agent ${a.agentId}: ${a.total} rows quarantined (${a.replayable} replayable)${rules ? `: ${rules}` : ''}`,
+        )
+        if (a.entries?.length)
+          out.push(
+            table(a.entries, [
+              ['RUN', (r) => r.runId],
+              ['SOURCE', (r) => `${r.source}:${r.record}`],
+              ['RULE', (r) => r.rule],
+              ['REASON', (r) => r.reason],
+            ]),
+          )
+      }
+      process.stdout.write(`${out.join('\n')}\n`)
+      return EXIT.ok
+    }
+    const data = await client
+      .request<{ items: QuarantineAnswer[] }>('POST', `${path}/replay`, {
+        json: {
+          ...(values.run ? { run: values.run } : {}),
+          ...(values.agent ? { agent: values.agent } : {}),
+        },
+      })
+      .catch(apiFailure)
+    for (const a of data.items) {
+      if (!a.ok) process.stdout.write(`agent ${a.agentId}: replay failed: ${a.error}\n`)
+      else if (!a.run)
+        process.stdout.write(`agent ${a.agentId}: nothing to replay (${a.kept ?? 0} rows kept)\n`)
+      else
+        process.stdout.write(
+          `agent ${a.agentId}: replayed ${a.replayed} rows in run ${a.run.runId} (version ${a.run.version}): ` +
+            `${a.written} written, ${a.filtered} filtered, ${a.quarantinedAgain} quarantined again; ${a.left} left\n`,
+        )
+    }
+    return data.items.every((a) => a.ok) ? EXIT.ok : EXIT.failed
+  },
+}
+
+const pct = (n: unknown) => (typeof n === 'number' ? `${(n * 100).toFixed(1)}%` : '-')
+const num = (n: unknown) => (typeof n === 'number' ? String(Number(n.toPrecision(6))) : '')
+
+export const describeCommand: Command = {
+  name: 'describe',
+  summary: 'Show one run: counts, errors and its data quality report.',
+  usage: `Usage: outpost describe run RUN_ID [-o json] [--server URL]`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      output: { type: 'string', short: 'o' },
+      ...SERVER_FLAG,
+    })
+    const [what, id] = positionals
+    if (what !== 'run' || !id) throw new UsageError('describe what? run RUN_ID')
+    const run = await clientFrom(values.server)
+      .request<Row>('GET', `api/v1/runs/${encodeURIComponent(id)}`)
+      .catch(apiFailure)
+    if (values.output === 'json') {
+      process.stdout.write(`${JSON.stringify(run, null, 2)}\n`)
+      return EXIT.ok
+    }
+    const counts = run.counts as Row
+    const out = [
+      `run ${run.id}: pipeline ${run.pipeline}@${run.version} on agent ${run.agentId}, ${run.status} (trigger ${run.trigger})`,
+      `rows: ${counts.rowsRead} read, ${counts.rowsWritten} written, ${counts.rowsQuarantined} quarantined, ${counts.rowsFiltered} filtered, ${counts.rowsDropped} dropped`,
+    ]
+    const errors = run.errors as Row[]
+    if (errors.length > 0) {
+      out.push(`errors (${run.errorsTotal}):`)
+      for (const e of errors)
+        out.push(`  ${String(e.message).startsWith(String(e.code)) ? '' : `${e.code}: `}${e.message}`)
+    }
+    const quality = run.quality as
+      | { status: string; rows: number; columns: Row[]; rules: Row[]; breaches: Row[] }
+      | undefined
+    if (quality) {
+      out.push(`quality: ${quality.status} (${quality.rows} rows checked)`)
+      out.push(
+        table(quality.columns, [
+          ['COLUMN', (c) => c.name],
+          ['TYPE', (c) => c.type],
+          ['COMPLETE', (c) => pct(c.completeness)],
+          ['UNIQUE', (c) => `${pct(c.uniqueness)}${c.distinctExact ? '' : '~'}`],
+          ['VALID', (c) => pct(c.validity)],
+          ['MIN', (c) => num(c.min)],
+          ['MAX', (c) => num(c.max)],
+          ['MEAN', (c) => num(c.mean)],
+          [
+            'TOP',
+            (c) =>
+              (c.top as { value: string; count: number }[])
+                .slice(0, 3)
+                .map((t) => `${t.value} (${t.count})`)
+                .join(', '),
+          ],
+        ]),
+      )
+      if (quality.rules.length > 0)
+        out.push(
+          table(quality.rules, [
+            ['RULE', (r) => r.name],
+            ['SEVERITY', (r) => r.severity],
+            ['FAILED', (r) => r.failed],
+          ]),
+        )
+    }
+    process.stdout.write(`${out.join('\n')}\n`)
+    return EXIT.ok
+  },
+}

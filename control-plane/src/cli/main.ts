@@ -3,8 +3,10 @@ import { agentCommands, runCli } from '@outpost/agent/cli'
 import {
   applyCommand,
   controlPlaneCommand,
+  describeCommand,
   getCommand,
   probeCommand,
+  quarantineCommand,
   tokenCreateCommand,
 } from './commands.js'
 import { upCommand } from './up.js'
@@ -15,6 +17,8 @@ const commands = [
   tokenCreateCommand,
   applyCommand,
   getCommand,
+  describeCommand,
+  quarantineCommand,
   probeCommand,
   upCommand,
 ]

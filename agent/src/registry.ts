@@ -27,6 +27,7 @@ import {
   selectTransform,
   trimTransform,
 } from './transforms/columns.js'
+import { dedupeTransform } from './transforms/dedupe.js'
 import { deriveTransform } from './transforms/derive.js'
 import { filterTransform } from './transforms/filter.js'
 import { renameTransform } from './transforms/rename.js'
@@ -69,4 +70,5 @@ export const transforms: Record<TransformName, TransformImpl<any>> = {
   mask: maskTransform,
   add_metadata: addMetadataTransform,
   outliers: outliersTransform,
+  dedupe: dedupeTransform,
 }

@@ -44,6 +44,10 @@ export interface LocalRunOptions {
   /** How long to wait for local sinks to take the batches. */
   deliveryTimeoutMs?: number
   secrets?: SecretResolver
+  /** Target chunk size in bytes (default 1 MiB). */
+  chunkBytes?: number
+  /** A worker pool to use (and leave open); by default the run starts and closes its own. */
+  pool?: WorkerPool
 }
 
 export async function runLocal(text: string, options: LocalRunOptions): Promise<LocalRunResult> {
@@ -64,11 +68,12 @@ export async function runLocal(text: string, options: LocalRunOptions): Promise<
   const temporary = options.stateDir === undefined
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'outpost-local-'))
   const state = AgentState.open(stateDir)
-  const pool = new WorkerPool(options.threads !== undefined ? { threads: options.threads } : {})
+  const pool =
+    options.pool ?? new WorkerPool(options.threads !== undefined ? { threads: options.threads } : {})
   try {
     return { kind: 'ran', report: await runWith(parsed.value, state, pool, options) }
   } finally {
-    await pool.close()
+    if (!options.pool) await pool.close()
     await state.close()
     if (temporary) rmSync(stateDir, { recursive: true, force: true })
   }
@@ -101,6 +106,7 @@ async function runWith(
       log: options.log,
       reportRuns: false,
       secrets,
+      ...(options.chunkBytes ? { chunkBytes: options.chunkBytes } : {}),
     },
     new AbortController().signal,
   )

@@ -29,6 +29,7 @@ import { describeBreach, type QualityReport, RunQuality } from '../validate/prof
 import type { ProcessResult } from '../workers/messages.js'
 import type { WorkerPool } from '../workers/pool.js'
 import { batchId } from '../workers/process.js'
+import { DedupeKeys, dedupeWindow } from './dedupe-window.js'
 import { newRunId } from './ids.js'
 import type { RunnablePipeline } from './pipeline.js'
 
@@ -296,18 +297,22 @@ async function extract(
   const recordCounts = new Map<string, number>()
   let quarantineSeq = 0
   const window = deps.window ?? 3
-  const inFlight: { chunk: SourceChunk; result: Promise<ProcessResult> }[] = []
+  const inFlight: { chunk: SourceChunk; result: Promise<ProcessResult>; copy?: Uint8Array }[] = []
   const policy = p.pipeline.spec.buffer.when_full
   let droppedBatches = 0
+  const dedupeFor = dedupeWindow(p.pipeline)
+  const dedupe =
+    dedupeFor === undefined ? undefined : new DedupeKeys(deps.state, p.name, runId, dedupeFor, startedAt)
 
-  const dispatch = (chunk: SourceChunk) => {
-    const result = deps.pool.process({
+  const inPool = (chunk: SourceChunk, bytes: Uint8Array, exclude?: string[]) =>
+    deps.pool.process({
       type: 'process',
       pipelineKey: p.key,
       specJson: workerSpec,
-      bytes: chunk.bytes,
+      bytes,
       decodeState: chunk.decodeState,
       ...(chunk.replay ? { decoder: 'replay' as const } : {}),
+      ...(exclude ? { exclude } : {}),
       meta: {
         agentId: deps.agentId,
         pipeline: p.name,
@@ -318,16 +323,26 @@ async function extract(
         maxBatchBytes: deps.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
       },
     })
+
+  const dispatch = (chunk: SourceChunk) => {
+    // The bytes are transferred to the worker; dedupe keeps a copy in case the chunk has to be
+    // processed again without keys that earlier chunks let through.
+    const copy = dedupe ? chunk.bytes.slice() : undefined
+    const result = inPool(chunk, chunk.bytes)
     // Never leave a rejection unobserved while earlier chunks commit.
     result.catch(() => {})
-    inFlight.push({ chunk, result })
+    inFlight.push({ chunk, result, ...(copy ? { copy } : {}) })
   }
 
   const commitHead = async () => {
     const head = inFlight.shift()
     if (!head) return
     const { chunk } = head
-    const result = await head.result
+    let result = await head.result
+    // Earlier chunks have committed by now, so their keys are in LMDB. Rarely, a key of this chunk
+    // is among them: process the chunk again without those keys.
+    const seen = dedupe && result.dedupeKeys ? dedupe.seen(result.dedupeKeys) : []
+    if (seen.length > 0 && head.copy) result = await inPool(chunk, head.copy, seen)
     reader.observe?.(chunk, {
       records: result.recordCount,
       ...(result.decodeState !== undefined ? { state: result.decodeState } : {}),
@@ -415,6 +430,7 @@ async function extract(
       for (const q of quarantined) deps.state.quarantine.put([p.name, runId, ++quarantineSeq], q)
       // Replayed entries leave the quarantine with the batch their rows went into.
       if (origin) for (const key of origin.keys) deps.state.quarantine.remove(key)
+      if (dedupe && result.dedupeKeys) dedupe.record(result.dedupeKeys, createdAt)
       for (const w of cursorWrites) {
         const key: CursorKey = [p.name, ...w.key]
         if (w.value === undefined) deps.state.cursors.remove(key)
@@ -451,6 +467,8 @@ async function extract(
   }
 
   try {
+    // Keys that left the window are forgotten before the run reads anything.
+    if (dedupe) await dedupe.prune(Date.now())
     for await (const chunk of reader.chunks(signal)) {
       dispatch(chunk)
       if (chunk.barrier) {

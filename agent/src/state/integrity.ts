@@ -15,6 +15,7 @@ export const STATE_DATABASES = [
   { name: 'meta', encoding: 'msgpack' },
   { name: 'cursors', encoding: 'msgpack' },
   { name: 'quarantine', encoding: 'msgpack' },
+  { name: 'dedupe', encoding: 'msgpack' },
   { name: 'outbox', encoding: 'binary' },
   { name: 'specs', encoding: 'msgpack' },
 ] as const

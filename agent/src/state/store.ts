@@ -73,6 +73,8 @@ export class AgentState {
   readonly quarantine: Database<QuarantineEntry, (string | number)[]>
   readonly outbox: Database<Buffer, [string, number]>
   readonly specs: Database<StoredPipeline, [string, number]>
+  /** Keys a dedupe step let through: [pipeline, key] → when, and in which run. */
+  readonly dedupe: Database<{ at: number; run: string }, [string, string]>
   private readonly lockPath: string
 
   /** Directories open in this process: a second open of the same one is refused like another process's. */
@@ -90,6 +92,7 @@ export class AgentState {
     this.quarantine = root.openDB({ name: 'quarantine' })
     this.outbox = root.openDB({ name: 'outbox', encoding: 'binary' })
     this.specs = root.openDB({ name: 'specs' })
+    this.dedupe = root.openDB({ name: 'dedupe' })
   }
 
   /**

@@ -34,6 +34,8 @@ export interface TransformContext {
   source: string
   /** Run start time, what `now` means in expressions. */
   now: Date
+  /** For dedupe: keys seen before this batch, and where the step notes each kept row's key. */
+  dedupe?: { exclude: ReadonlySet<string>; keyOf: Map<number, string> }
 }
 
 export interface BoundStep {

@@ -27,6 +27,8 @@ export interface ProcessRequest {
   decodeState: unknown
   /** `replay`: the bytes are quarantined rows (quarantine/codec.ts), not source data. */
   decoder?: 'replay'
+  /** dedupe: keys seen before this chunk; rows with them are dropped. */
+  exclude?: string[]
   meta: BatchMeta
 }
 
@@ -55,6 +57,8 @@ export interface ProcessResult {
   sinkPayloads: (Uint8Array | null)[]
   /** With a validate section: the batch's column profile, for the run's quality report. */
   profile?: BatchProfile
+  /** dedupe: the key of every row that passed, in order, to record with the batch. */
+  dedupeKeys?: string[]
   /** With meta.preview: the first rows after the transforms, as JSON values. */
   preview?: unknown[][]
 }

@@ -80,6 +80,8 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
     source: meta.source ?? '',
     now: new Date(meta.nowMs),
   }
+  const dedupes = compiled.pipeline.spec.transforms.some((t) => 'dedupe' in t)
+  if (dedupes) context.dedupe = { exclude: new Set(request.exclude), keyOf: new Map() }
   // Transforms may change cells in place; keep the rows as read for the quarantine.
   let frame: Frame = {
     columns: decoded.columns,
@@ -132,6 +134,7 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
     quarantined: preview === undefined ? quarantined : quarantined.slice(0, preview),
     sinkPayloads,
     ...(profile ? { profile } : {}),
+    ...(context.dedupe ? { dedupeKeys: frame.records.map((r) => context.dedupe?.keyOf.get(r) ?? '') } : {}),
     ...(preview !== undefined
       ? {
           preview: frame.rows

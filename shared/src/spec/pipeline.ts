@@ -25,7 +25,14 @@ export const pipelineSpecSchema = z.strictObject({
     .describe('Labels an agent must carry to run this pipeline; empty or absent means every agent.'),
   schedule: schedule.default('manual'),
   source: sourceSchema,
-  transforms: z.array(transformSchema).default([]).describe('Applied in order to every row.'),
+  transforms: z
+    .array(transformSchema)
+    .default([])
+    .refine(
+      (list) => list.filter((t) => 'dedupe' in (t as object)).length <= 1,
+      'a pipeline has at most one dedupe step',
+    )
+    .describe('Applied in order to every row.'),
   validate: validateSchema.optional(),
   sinks: z.array(sinkSchema).min(1, 'a pipeline needs at least one sink').describe('Where the rows go.'),
   retry: z

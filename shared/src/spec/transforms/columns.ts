@@ -1,5 +1,6 @@
 import * as z from 'zod'
 import { defineTransformSpec } from '../component.js'
+import { duration } from '../duration.js'
 
 const columnList = (what: string) =>
   z
@@ -111,5 +112,18 @@ export const outliersTransformSpec = defineTransformSpec({
       .enum(['flag', 'clip'])
       .default('flag')
       .describe('flag adds a bool column <column>_outlier; clip moves the value to the nearest bound.'),
+  }),
+})
+
+export const dedupeTransformSpec = defineTransformSpec({
+  name: 'dedupe',
+  summary:
+    'Drops rows whose key was seen before: { keys: [order_id], window: 7d }. The first row of a key wins, within a run and across runs while the key is in the window (kept in LMDB at the site); dropped rows count as filtered.',
+  options: z.strictObject({
+    keys: columnList('dedupe'),
+    window: z
+      .union([z.literal('run'), duration])
+      .prefault('7d')
+      .describe('How long a key is remembered across runs (30m, 7d, …), or run: only within one run.'),
   }),
 })

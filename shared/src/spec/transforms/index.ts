@@ -1,6 +1,7 @@
 import { castTransformSpec } from './cast.js'
 import {
   addMetadataTransformSpec,
+  dedupeTransformSpec,
   dropTransformSpec,
   fillTransformSpec,
   maskTransformSpec,
@@ -18,6 +19,7 @@ import { renameTransformSpec } from './rename.js'
 export {
   addMetadataTransformSpec,
   castTransformSpec,
+  dedupeTransformSpec,
   deriveTransformSpec,
   dropTransformSpec,
   fillTransformSpec,
@@ -39,6 +41,7 @@ export const transformSpecs = [
   fillTransformSpec,
   filterTransformSpec,
   deriveTransformSpec,
+  dedupeTransformSpec,
   maskTransformSpec,
   addMetadataTransformSpec,
   outliersTransformSpec,

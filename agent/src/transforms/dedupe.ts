@@ -1,0 +1,55 @@
+/**
+ * dedupe: the first row of each key wins. In the worker, a batch keeps the first row of a key and
+ * drops the others, and rows whose key the main thread reports as already seen (earlier in the
+ * run, or in earlier runs within the window) are dropped too. The keys of the rows that make it
+ * through every step go back to the main thread, which records them in LMDB with the batch.
+ */
+import { createHash } from 'node:crypto'
+import { dedupeTransformSpec } from '@outpost/shared'
+import { bytesToBase64, type Value } from '@outpost/shared/batch'
+import type * as z from 'zod'
+import { columnIndex, defineTransform } from './types.js'
+
+/** Keys longer than this are stored as their sha256 (LMDB keys have a size limit). */
+const MAX_KEY_LENGTH = 400
+
+function part(v: Value): string {
+  if (v === null) return '\u0000'
+  if (typeof v === 'string') return `s${v}`
+  if (typeof v === 'number' || typeof v === 'bigint') return `n${v}`
+  if (typeof v === 'boolean') return `b${v}`
+  return `x${bytesToBase64(v)}`
+}
+
+export function dedupeKey(row: readonly Value[], indices: readonly number[]): string {
+  const key =
+    indices.length === 1 ? part(row[indices[0]!]!) : indices.map((i) => part(row[i]!)).join('\u0001')
+  return key.length <= MAX_KEY_LENGTH ? key : `h${createHash('sha256').update(key).digest('base64')}`
+}
+
+export const dedupeTransform = defineTransform<z.output<typeof dedupeTransformSpec.options>>({
+  spec: dedupeTransformSpec,
+  bind(options, input) {
+    const indices = options.keys.map((k) => columnIndex(input, k, 'dedupe'))
+    return {
+      columns: input,
+      run(frame, report, context) {
+        const seen = new Set<string>()
+        const exclude = context.dedupe?.exclude
+        const keyOf = context.dedupe?.keyOf
+        const rows: Value[][] = []
+        const records: number[] = []
+        frame.rows.forEach((row, i) => {
+          const key = dedupeKey(row, indices)
+          if (seen.has(key) || exclude?.has(key)) return
+          seen.add(key)
+          keyOf?.set(frame.records[i]!, key)
+          rows.push(row)
+          records.push(frame.records[i]!)
+        })
+        report.filtered(frame.rows.length - rows.length)
+        return { columns: frame.columns, rows, records }
+      },
+    }
+  },
+})

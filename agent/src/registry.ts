@@ -30,6 +30,7 @@ import {
 import { dedupeTransform } from './transforms/dedupe.js'
 import { deriveTransform } from './transforms/derive.js'
 import { filterTransform } from './transforms/filter.js'
+import { lookupTransform } from './transforms/lookup.js'
 import { renameTransform } from './transforms/rename.js'
 import type { TransformImpl } from './transforms/types.js'
 
@@ -71,4 +72,5 @@ export const transforms: Record<TransformName, TransformImpl<any>> = {
   add_metadata: addMetadataTransform,
   outliers: outliersTransform,
   dedupe: dedupeTransform,
+  lookup: lookupTransform,
 }

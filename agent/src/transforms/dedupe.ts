@@ -4,28 +4,11 @@
  * run, or in earlier runs within the window) are dropped too. The keys of the rows that make it
  * through every step go back to the main thread, which records them in LMDB with the batch.
  */
-import { createHash } from 'node:crypto'
 import { dedupeTransformSpec } from '@outpost/shared'
-import { bytesToBase64, type Value } from '@outpost/shared/batch'
+import type { Value } from '@outpost/shared/batch'
 import type * as z from 'zod'
+import { rowKey } from './keys.js'
 import { columnIndex, defineTransform } from './types.js'
-
-/** Keys longer than this are stored as their sha256 (LMDB keys have a size limit). */
-const MAX_KEY_LENGTH = 400
-
-function part(v: Value): string {
-  if (v === null) return '\u0000'
-  if (typeof v === 'string') return `s${v}`
-  if (typeof v === 'number' || typeof v === 'bigint') return `n${v}`
-  if (typeof v === 'boolean') return `b${v}`
-  return `x${bytesToBase64(v)}`
-}
-
-export function dedupeKey(row: readonly Value[], indices: readonly number[]): string {
-  const key =
-    indices.length === 1 ? part(row[indices[0]!]!) : indices.map((i) => part(row[i]!)).join('\u0001')
-  return key.length <= MAX_KEY_LENGTH ? key : `h${createHash('sha256').update(key).digest('base64')}`
-}
 
 export const dedupeTransform = defineTransform<z.output<typeof dedupeTransformSpec.options>>({
   spec: dedupeTransformSpec,
@@ -40,7 +23,7 @@ export const dedupeTransform = defineTransform<z.output<typeof dedupeTransformSp
         const rows: Value[][] = []
         const records: number[] = []
         frame.rows.forEach((row, i) => {
-          const key = dedupeKey(row, indices)
+          const key = rowKey(row, indices)
           if (seen.has(key) || exclude?.has(key)) return
           seen.add(key)
           keyOf?.set(frame.records[i]!, key)

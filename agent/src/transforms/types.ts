@@ -40,6 +40,8 @@ export interface TransformContext {
 
 export interface BoundStep {
   columns: Column[]
+  /** Loads what the step needs before the rows of a run (a lookup table); called before each batch. */
+  prepare?(context: TransformContext): Promise<void>
   run(frame: Frame, report: StepReport, context: TransformContext): Frame
 }
 

@@ -90,7 +90,9 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
   }
   // Input without a single column (an empty document) has nothing to transform, or to check.
   if (decoded.columns.length > 0 || decoded.rows.length > 0) {
-    for (const step of compiled.chain(decoded.columns)) frame = step.run(frame, report, context)
+    const chain = compiled.chain(decoded.columns)
+    for (const step of chain) await step.prepare?.(context)
+    for (const step of chain) frame = step.run(frame, report, context)
   }
   let profile: BatchProfile | undefined
   const validation = compiled.validation(frame.columns)

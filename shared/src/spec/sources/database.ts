@@ -2,7 +2,7 @@ import * as z from 'zod'
 import { duration } from '../duration.js'
 import { connectionUrl, tlsOptions } from '../tls.js'
 
-const identifier = z
+export const identifier = z
   .string()
   .regex(
     /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/,

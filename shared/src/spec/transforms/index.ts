@@ -14,6 +14,7 @@ export { METADATA_FIELDS } from './columns.js'
 
 import { deriveTransformSpec } from './derive.js'
 import { filterTransformSpec } from './filter.js'
+import { lookupTransformSpec } from './lookup.js'
 import { renameTransformSpec } from './rename.js'
 
 export {
@@ -24,6 +25,7 @@ export {
   dropTransformSpec,
   fillTransformSpec,
   filterTransformSpec,
+  lookupTransformSpec,
   maskTransformSpec,
   outliersTransformSpec,
   renameTransformSpec,
@@ -42,6 +44,7 @@ export const transformSpecs = [
   filterTransformSpec,
   deriveTransformSpec,
   dedupeTransformSpec,
+  lookupTransformSpec,
   maskTransformSpec,
   addMetadataTransformSpec,
   outliersTransformSpec,

@@ -17,6 +17,7 @@ import { ndjsonSource } from './sources/ndjson.js'
 import { parquetSource } from './sources/parquet.js'
 import { postgresSource } from './sources/postgres.js'
 import type { SourceImpl } from './sources/types.js'
+import { aggregateTransform } from './transforms/aggregate.js'
 import { castTransform } from './transforms/cast.js'
 import {
   addMetadataTransform,
@@ -73,4 +74,5 @@ export const transforms: Record<TransformName, TransformImpl<any>> = {
   outliers: outliersTransform,
   dedupe: dedupeTransform,
   lookup: lookupTransform,
+  aggregate: aggregateTransform,
 }

@@ -1,5 +1,5 @@
 // lookup enriches rows from tables at the site: a CSV file, a PostgreSQL and a MariaDB table.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger } from '@outpost/agent'
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runLocal } from '../../agent/src/runtime/local-run.js'
 import { WorkerPool } from '../../agent/src/workers/pool.js'
 import { createMysqlDatabase, type TestMysql } from '../helpers/mysql.js'
+import { readNdjsonDir } from '../helpers/ndjson.js'
 import { createDatabase, type TestDatabase } from '../helpers/postgres.js'
 
 const log = createLogger({ level: 'error', write: () => {} })
@@ -50,14 +51,7 @@ spec:
       { log, pool },
     )
     if (result.kind !== 'ran') throw new Error(JSON.stringify(result.errors))
-    let rows: Record<string, unknown>[] = []
-    try {
-      rows = readdirSync(out, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .flatMap((e) => readFileSync(join(e.parentPath, e.name), 'utf8').split('\n').filter(Boolean))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .sort((a, b) => Number(a.sale) - Number(b.sale))
-    } catch {}
+    const rows = readNdjsonDir(out).sort((a, b) => Number(a.sale) - Number(b.sale))
     return { report: result.report, rows }
   }
 

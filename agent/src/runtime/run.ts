@@ -18,6 +18,7 @@ import {
 import type { Logger } from '../log.js'
 import type { OutboxBudget } from '../outbox/budget.js'
 import { NATS_LANE, type Outbox, type PendingAppend, sinkLane } from '../outbox/outbox.js'
+import { encodeReplayChunk } from '../quarantine/codec.js'
 import { parseReplayTrigger, quarantineReader } from '../quarantine/quarantine.js'
 import { sinks, sources } from '../registry.js'
 import type { SecretResolver } from '../secrets.js'
@@ -25,6 +26,7 @@ import type { SinkImpl } from '../sinks/types.js'
 import type { SourceChunk, SourceReader } from '../sources/types.js'
 import type { AgentState, CursorKey, QuarantineEntry } from '../state/store.js'
 import type { AgentMetrics } from '../telemetry/metrics.js'
+import { type AggregatePartial, finish, mergePartials } from '../transforms/aggregate-state.js'
 import { describeBreach, type QualityReport, RunQuality } from '../validate/profile.js'
 import type { ProcessResult } from '../workers/messages.js'
 import type { WorkerPool } from '../workers/pool.js'
@@ -296,6 +298,7 @@ async function extract(
     : p.specJson
   const recordCounts = new Map<string, number>()
   let quarantineSeq = 0
+  let partialSeq = 0
   const window = deps.window ?? 3
   const inFlight: { chunk: SourceChunk; result: Promise<ProcessResult>; copy?: Uint8Array }[] = []
   const policy = p.pipeline.spec.buffer.when_full
@@ -312,6 +315,7 @@ async function extract(
       bytes,
       decodeState: chunk.decodeState,
       ...(chunk.replay ? { decoder: 'replay' as const } : {}),
+      ...(chunk.aggregate ? { emitFrom: chunk.aggregate.sourceColumns } : {}),
       ...(exclude ? { exclude } : {}),
       meta: {
         agentId: deps.agentId,
@@ -343,10 +347,11 @@ async function extract(
     // is among them: process the chunk again without those keys.
     const seen = dedupe && result.dedupeKeys ? dedupe.seen(result.dedupeKeys) : []
     if (seen.length > 0 && head.copy) result = await inPool(chunk, head.copy, seen)
-    reader.observe?.(chunk, {
-      records: result.recordCount,
-      ...(result.decodeState !== undefined ? { state: result.decodeState } : {}),
-    })
+    if (!chunk.aggregate)
+      reader.observe?.(chunk, {
+        records: result.recordCount,
+        ...(result.decodeState !== undefined ? { state: result.decodeState } : {}),
+      })
     const base = recordCounts.get(chunk.label) ?? chunk.recordBase ?? 0
     const records = base + result.recordCount
     recordCounts.set(chunk.label, records)
@@ -431,6 +436,9 @@ async function extract(
       // Replayed entries leave the quarantine with the batch their rows went into.
       if (origin) for (const key of origin.keys) deps.state.quarantine.remove(key)
       if (dedupe && result.dedupeKeys) dedupe.record(result.dedupeKeys, createdAt)
+      // An aggregate's partial is checkpointed with the cursor; its emit settles the partials it merged.
+      if (result.aggregate) deps.state.aggregates.put([p.name, runId, ++partialSeq], result.aggregate)
+      if (chunk.aggregate) for (const key of chunk.aggregate.keys) deps.state.aggregates.remove(key)
       for (const w of cursorWrites) {
         const key: CursorKey = [p.name, ...w.key]
         if (w.value === undefined) deps.state.cursors.remove(key)
@@ -441,7 +449,8 @@ async function extract(
     deps.outbox.committed(token)
 
     const c = outcome.counts
-    c.rowsRead += result.rowsRead
+    // The groups an aggregate emits were read already, as the rows they sum up.
+    if (!chunk.aggregate) c.rowsRead += result.rowsRead
     c.rowsWritten += result.rowsPassed
     c.rowsQuarantined += quarantined.length
     c.rowsFiltered += result.rowsFiltered
@@ -480,6 +489,13 @@ async function extract(
     }
     // Chunks already read are finished and checkpointed, even when stopping.
     while (inFlight.length > 0) await commitHead()
+    // With everything read, the aggregate's groups (this run's and any an interrupted run left).
+    if (!signal.aborted) {
+      for (const chunk of aggregateEmits(deps.state, p.name)) {
+        dispatch(chunk)
+        await commitHead()
+      }
+    }
   } finally {
     if (droppedBatches > 0) {
       addError({
@@ -492,6 +508,35 @@ async function extract(
     inFlight.length = 0
     await reader.close()
   }
+}
+
+/**
+ * The emits of a pipeline's checkpointed partial aggregates: one chunk of merged groups per
+ * aggregate layout (partials of an earlier version with other metrics go out on their own).
+ */
+function aggregateEmits(state: AgentState, pipeline: string): SourceChunk[] {
+  const layouts = new Map<string, { keys: [string, string, number][]; partials: AggregatePartial[] }>()
+  for (const { key, value } of state.aggregates.getRange({ start: [pipeline] })) {
+    const k = key as [string, string, number]
+    if (k[0] !== pipeline) break
+    const layout = JSON.stringify([value.columns, value.metrics, value.sourceColumns])
+    const entry = layouts.get(layout) ?? { keys: [], partials: [] }
+    entry.keys.push(k)
+    entry.partials.push(value)
+    layouts.set(layout, entry)
+  }
+  return [...layouts.values()].map(({ keys, partials }) => {
+    const merged = mergePartials(partials) as AggregatePartial
+    const rows = merged.groups.map(([, values, states]) => [...values, ...finish(states, merged.metrics)])
+    return {
+      bytes: encodeReplayChunk(merged.columns, rows),
+      decodeState: undefined,
+      label: 'aggregate',
+      bytesRead: 0,
+      aggregate: { keys, sourceColumns: merged.sourceColumns },
+      cursor: () => [],
+    }
+  })
 }
 
 function runEventEntry(agentId: string, outcome: RunOutcome, status: RunStatus): PendingAppend {

@@ -25,6 +25,8 @@ export interface SourceChunk {
   recordBase?: number
   /** The runner finishes this chunk and calls `observe` before pulling the next one. */
   barrier?: boolean
+  /** For the emit of an aggregate: the partials it merges (removed at its commit), and the columns to bind from. */
+  aggregate?: { keys: [string, string, number][]; sourceColumns: Column[] }
   /** For a replay: the quarantine entries this chunk's rows came from (settled at its commit). */
   replay?: ReplayOrigin
   /** Cursor writes that commit in the same transaction as this chunk's batch. */

@@ -16,6 +16,7 @@ export const STATE_DATABASES = [
   { name: 'cursors', encoding: 'msgpack' },
   { name: 'quarantine', encoding: 'msgpack' },
   { name: 'dedupe', encoding: 'msgpack' },
+  { name: 'aggregates', encoding: 'msgpack' },
   { name: 'outbox', encoding: 'binary' },
   { name: 'specs', encoding: 'msgpack' },
 ] as const

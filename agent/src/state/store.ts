@@ -19,6 +19,7 @@ import { join, resolve } from 'node:path'
 import { StateError } from '@outpost/shared'
 import type { Column } from '@outpost/shared/batch'
 import { type Database, open, type RootDatabase } from 'lmdb'
+import type { AggregatePartial } from '../transforms/aggregate-state.js'
 import { checkStateFile, IDENTITY_FILE, readIdentityBackup } from './integrity.js'
 
 export interface AgentIdentity {
@@ -73,6 +74,8 @@ export class AgentState {
   readonly quarantine: Database<QuarantineEntry, (string | number)[]>
   readonly outbox: Database<Buffer, [string, number]>
   readonly specs: Database<StoredPipeline, [string, number]>
+  /** Partial aggregates not emitted yet: [pipeline, run, seq] → partial, written with the cursor. */
+  readonly aggregates: Database<AggregatePartial, [string, string, number]>
   /** Keys a dedupe step let through: [pipeline, key] → when, and in which run. */
   readonly dedupe: Database<{ at: number; run: string }, [string, string]>
   private readonly lockPath: string
@@ -93,6 +96,7 @@ export class AgentState {
     this.outbox = root.openDB({ name: 'outbox', encoding: 'binary' })
     this.specs = root.openDB({ name: 'specs' })
     this.dedupe = root.openDB({ name: 'dedupe' })
+    this.aggregates = root.openDB({ name: 'aggregates' })
   }
 
   /**

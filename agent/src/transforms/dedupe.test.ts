@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Column, Value } from '@outpost/shared/batch'
 import { afterAll, describe, expect, it } from 'vitest'
+import { readNdjsonDir } from '../../../test/helpers/ndjson.js'
 import { createLogger } from '../log.js'
 import { runLocal } from '../runtime/local-run.js'
 import { WorkerPool } from '../workers/pool.js'
@@ -67,10 +68,7 @@ spec:
     ...(chunkBytes ? { chunkBytes } : {}),
   })
   if (result.kind !== 'ran') throw new Error(JSON.stringify(result.errors))
-  const rows = readdirSync(out, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .flatMap((e) => readFileSync(join(e.parentPath, e.name), 'utf8').split('\n').filter(Boolean))
-    .map((l) => JSON.parse(l) as { id: number; v: number })
+  const rows = readNdjsonDir<{ id: number; v: number }>(out)
   return { report: result.report, rows }
 }
 

@@ -1,6 +1,7 @@
 import type { TransformSpec } from '@outpost/shared'
 import type { Column, Value } from '@outpost/shared/batch'
 import type * as z from 'zod'
+import type { AggregatePartial } from './aggregate-state.js'
 
 /** Rows moving through the transform chain, with the index of each row's source record. */
 export interface Frame {
@@ -34,6 +35,8 @@ export interface TransformContext {
   source: string
   /** Run start time, what `now` means in expressions. */
   now: Date
+  /** Set by aggregate: the batch's partial result, and the records that went into it. */
+  aggregate?: { partial: AggregatePartial; consumed: number[] }
   /** For dedupe: keys seen before this batch, and where the step notes each kept row's key. */
   dedupe?: { exclude: ReadonlySet<string>; keyOf: Map<number, string> }
 }

@@ -1,7 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { readNdjsonDir } from '../../../test/helpers/ndjson.js'
 import { createLogger } from '../log.js'
 import { runLocal } from '../runtime/local-run.js'
 import type { QualityReport } from './profile.js'
@@ -36,13 +37,7 @@ spec:
 `
   const result = await runLocal(spec, { log, threads: 1 })
   if (result.kind !== 'ran') throw new Error(JSON.stringify(result.errors))
-  let ids: number[] = []
-  try {
-    ids = readdirSync(out, { recursive: true, withFileTypes: true })
-      .filter((e) => e.isFile())
-      .flatMap((e) => readFileSync(join(e.parentPath, e.name), 'utf8').split('\n').filter(Boolean))
-      .map((l) => (JSON.parse(l) as { id: number }).id)
-  } catch {}
+  const ids = readNdjsonDir<{ id: number }>(out).map((r) => r.id)
   return { report: result.report, ids: ids.sort(), quality: result.report.quality as QualityReport }
 }
 

@@ -15,8 +15,12 @@ export class CompiledPipeline {
   private readonly chains = new Map<string, BoundStep[]>()
   private readonly validations = new Map<string, BoundValidation>()
 
+  /** Position of the aggregate step in the chain (-1 without one). */
+  readonly aggregateIndex: number
+
   constructor(readonly pipeline: Pipeline) {
     this.source = sources[pipeline.spec.source.type] as SourceImpl<unknown>
+    this.aggregateIndex = pipeline.spec.transforms.findIndex((t) => 'aggregate' in t)
   }
 
   static fromJson(specJson: string): CompiledPipeline {

@@ -1,6 +1,7 @@
 /** Messages between the main thread and the worker pool: tagged unions, bytes transferred. */
 import type { SerializedError } from '@outpost/shared'
 import type { Column } from '@outpost/shared/batch'
+import type { AggregatePartial } from '../transforms/aggregate-state.js'
 import type { Rejection } from '../transforms/types.js'
 import type { BatchProfile } from '../validate/profile.js'
 
@@ -27,6 +28,11 @@ export interface ProcessRequest {
   decodeState: unknown
   /** `replay`: the bytes are quarantined rows (quarantine/codec.ts), not source data. */
   decoder?: 'replay'
+  /**
+   * aggregate: the bytes are the run's groups (quarantine/codec.ts encoding); run only the steps
+   * after the aggregate, bound from these source columns.
+   */
+  emitFrom?: Column[]
   /** dedupe: keys seen before this chunk; rows with them are dropped. */
   exclude?: string[]
   meta: BatchMeta
@@ -57,6 +63,8 @@ export interface ProcessResult {
   sinkPayloads: (Uint8Array | null)[]
   /** With a validate section: the batch's column profile, for the run's quality report. */
   profile?: BatchProfile
+  /** aggregate: this chunk's contribution to the run's groups (instead of rows). */
+  aggregate?: AggregatePartial
   /** dedupe: the key of every row that passed, in order, to record with the batch. */
   dedupeKeys?: string[]
   /** With meta.preview: the first rows after the transforms, as JSON values. */

@@ -61,7 +61,7 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
   const compiled = cache.get(request.pipelineKey, request.specJson)
   const { meta } = request
   const decoded =
-    request.decoder === 'replay'
+    request.decoder === 'replay' || request.emitFrom
       ? decodeReplayChunk(request.bytes)
       : await compiled.source.decode(compiled.pipeline.spec.source, request.bytes, request.decodeState)
   const rejections: Rejection[] = [...decoded.rejections]
@@ -90,7 +90,10 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
   }
   // Input without a single column (an empty document) has nothing to transform, or to check.
   if (decoded.columns.length > 0 || decoded.rows.length > 0) {
-    const chain = compiled.chain(decoded.columns)
+    // The emit of an aggregate runs the steps after it over the run's groups.
+    const chain = request.emitFrom
+      ? compiled.chain(request.emitFrom).slice(compiled.aggregateIndex + 1)
+      : compiled.chain(decoded.columns)
     for (const step of chain) await step.prepare?.(context)
     for (const step of chain) frame = step.run(frame, report, context)
   }
@@ -136,7 +139,17 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
     quarantined: preview === undefined ? quarantined : quarantined.slice(0, preview),
     sinkPayloads,
     ...(profile ? { profile } : {}),
-    ...(context.dedupe ? { dedupeKeys: frame.records.map((r) => context.dedupe?.keyOf.get(r) ?? '') } : {}),
+    ...(context.dedupe
+      ? {
+          // Rows an aggregate consumed count as passed: their keys are recorded with its partial.
+          dedupeKeys: (context.aggregate?.consumed ?? frame.records).map(
+            (r) => context.dedupe?.keyOf.get(r) ?? '',
+          ),
+        }
+      : {}),
+    ...(context.aggregate
+      ? { aggregate: { ...context.aggregate.partial, sourceColumns: decoded.columns } }
+      : {}),
     ...(preview !== undefined
       ? {
           preview: frame.rows

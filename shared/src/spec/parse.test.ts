@@ -98,7 +98,7 @@ spec:
     - cast: { a: { type: timestamp, fmt: x } }
 `)
     const list =
-      'rename, select, drop, cast, trim, fill, filter, derive, dedupe, lookup, mask, add_metadata, outliers'
+      'rename, select, drop, cast, trim, fill, filter, derive, dedupe, lookup, aggregate, mask, add_metadata, outliers'
     expect(errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
       'spec.transforms[0].rename.a: expected string, got number 1',
       `spec.transforms[1].nope: unknown transform: expected one of ${list}`,

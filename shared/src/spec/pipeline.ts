@@ -32,6 +32,10 @@ export const pipelineSpecSchema = z.strictObject({
       (list) => list.filter((t) => 'dedupe' in (t as object)).length <= 1,
       'a pipeline has at most one dedupe step',
     )
+    .refine(
+      (list) => list.filter((t) => 'aggregate' in (t as object)).length <= 1,
+      'a pipeline has at most one aggregate step',
+    )
     .describe('Applied in order to every row.'),
   validate: validateSchema.optional(),
   sinks: z.array(sinkSchema).min(1, 'a pipeline needs at least one sink').describe('Where the rows go.'),

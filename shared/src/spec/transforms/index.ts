@@ -1,3 +1,4 @@
+import { aggregateTransformSpec } from './aggregate.js'
 import { castTransformSpec } from './cast.js'
 import {
   addMetadataTransformSpec,
@@ -19,6 +20,7 @@ import { renameTransformSpec } from './rename.js'
 
 export {
   addMetadataTransformSpec,
+  aggregateTransformSpec,
   castTransformSpec,
   dedupeTransformSpec,
   deriveTransformSpec,
@@ -45,6 +47,7 @@ export const transformSpecs = [
   deriveTransformSpec,
   dedupeTransformSpec,
   lookupTransformSpec,
+  aggregateTransformSpec,
   maskTransformSpec,
   addMetadataTransformSpec,
   outliersTransformSpec,

@@ -48,6 +48,12 @@ export const METRICS = define({
     help: 'Bytes read from sources.',
     labels: ['pipeline'],
   },
+  workerCrashes: {
+    name: 'outpost_worker_crashes_total',
+    kind: 'counter',
+    help: 'Worker threads that died processing a chunk (the chunk is processed again).',
+    labels: ['pipeline'],
+  },
   runsFinished: {
     name: 'outpost_runs_total',
     kind: 'counter',

@@ -448,6 +448,15 @@ async function extract(
     })
     deps.outbox.committed(token)
 
+    for (const crash of result.workerCrashes ?? []) {
+      addError({
+        stage: 'transform',
+        code: 'worker_crashed',
+        message: `a worker thread died processing a chunk of ${chunk.label} (${crash}); the chunk was processed again`,
+        source: chunk.label,
+      })
+      deps.metrics.inc(METRICS.workerCrashes, { pipeline: p.name })
+    }
     const c = outcome.counts
     // The groups an aggregate emits were read already, as the rows they sum up.
     if (!chunk.aggregate) c.rowsRead += result.rowsRead

@@ -63,6 +63,8 @@ export interface ProcessResult {
   sinkPayloads: (Uint8Array | null)[]
   /** With a validate section: the batch's column profile, for the run's quality report. */
   profile?: BatchProfile
+  /** Set by the pool: why the threads that died processing this chunk before it succeeded died. */
+  workerCrashes?: string[]
   /** aggregate: this chunk's contribution to the run's groups (instead of rows). */
   aggregate?: AggregatePartial
   /** dedupe: the key of every row that passed, in order, to record with the batch. */

@@ -18,6 +18,9 @@ export class WorkerTaskError extends OutpostError {
   }
 }
 
+/** Times a chunk is tried again after the thread processing it died. */
+const MAX_CRASH_RETRIES = 2
+
 export interface PoolOptions {
   threads?: number
   maxQueue?: number
@@ -59,15 +62,35 @@ export class WorkerPool {
     return this.pool.threads.length
   }
 
+  /**
+   * Processes a chunk in a pool thread. A thread that dies with the chunk (a crash, not an error
+   * the chunk caused) is replaced and the chunk tried again, up to twice; the result then says so.
+   */
   async process(request: ProcessRequest): Promise<ProcessResult> {
-    const response = (await this.pool.run(request, {
-      transferList: [request.bytes.buffer as ArrayBuffer],
-    })) as WorkerResponse
-    if (response.type === 'error') throw new WorkerTaskError(response.error)
-    return response
+    const crashes: string[] = []
+    for (;;) {
+      // The bytes are transferred, so each attempt but the last sends a copy.
+      const bytes = crashes.length < MAX_CRASH_RETRIES ? request.bytes.slice() : request.bytes
+      let response: WorkerResponse
+      try {
+        response = (await this.pool.run(
+          { ...request, bytes },
+          { transferList: [bytes.buffer as ArrayBuffer] },
+        )) as WorkerResponse
+      } catch (error) {
+        if (crashes.length >= MAX_CRASH_RETRIES || this.closing) throw error
+        crashes.push((error as Error).message)
+        continue
+      }
+      if (response.type === 'error') throw new WorkerTaskError(response.error)
+      return crashes.length > 0 ? { ...response, workerCrashes: crashes } : response
+    }
   }
 
+  private closing = false
+
   async close(): Promise<void> {
+    this.closing = true
     await this.pool.close({ force: false })
   }
 }

@@ -31,6 +31,8 @@ import {
   csvToFileSpec,
   csvToPostgresSpec,
   mysqlToPostgresSpec,
+  QUALITY_TRANSFORMS,
+  QUALITY_VALIDATE,
   REALISTIC_TRANSFORMS,
   runLocal,
   SHAPING_TRANSFORMS,
@@ -123,6 +125,23 @@ try {
       ...(parseLimit ? { limit: { name: 'csv-parse alone', value: parseLimit } } : {}),
       peers: [],
       note: 'target ≥ 0.5 of raw parse (issue 5 adds derive and validation to this chain)',
+    })
+  }
+  if (wanted('quality')) {
+    const outpost = await timed('outpost csv → cast, filter, derive, validate → file', () =>
+      m(() => {
+        const out = join(work, 'out-quality')
+        rmSync(out, { recursive: true, force: true })
+        return runLocal(work, csvToFileSpec(data.path, out, QUALITY_TRANSFORMS, QUALITY_VALIDATE), rows)
+      }),
+    )
+    results.push({
+      scenario: 'CSV → cast 3 columns, CEL filter, 2 derived columns, 4 validation rules → file sink',
+      unit: 'rows/s',
+      ...(outpost ? { outpost } : {}),
+      ...(parseLimit ? { limit: { name: 'csv-parse alone', value: parseLimit } } : {}),
+      peers: [],
+      note: 'target ≥ 0.5 of raw parse (issue 5)',
     })
   }
 

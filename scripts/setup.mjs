@@ -38,7 +38,8 @@ function hasBinary(candidates) {
  * { package, binaries: [names or absolute paths] }.
  */
 export function ensureAptPackages(needs) {
-  const missing = needs.filter((n) => !hasBinary(n.binaries)).map((n) => n.package)
+  // One need may name several packages ("python3-pandas python3-sqlalchemy").
+  const missing = needs.filter((n) => !hasBinary(n.binaries)).flatMap((n) => n.package.split(/\s+/))
   if (missing.length === 0) return
   const sudo = process.getuid?.() === 0 ? [] : which('sudo') ? ['sudo'] : undefined
   if (!sudo || !which('apt-get')) {

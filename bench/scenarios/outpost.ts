@@ -29,13 +29,13 @@ export function runLocal(work: string, spec: string, expectRows: number): number
   return report.rowsRead / (report.durationMs / 1000)
 }
 
-export function csvToFileSpec(file: string, out: string, transforms: string): string {
+export function csvToFileSpec(file: string, out: string, transforms: string, validate = ''): string {
   return `apiVersion: outpost/v1
 kind: Pipeline
 metadata: { name: bench }
 spec:
   source: { type: csv, path: ${file} }
-  transforms: ${transforms}
+  transforms: ${transforms}${validate}
   sinks: [{ type: file, path: ${out}, format: csv }]
 `
 }
@@ -66,6 +66,20 @@ export const SHAPING_TRANSFORMS = `
     - cast: { id: int, amount: decimal, created_at: timestamp, qty: int, score: float, active: bool }
     - filter: "amount > 0.0 && active"
     - derive: { total: "double(qty) * amount", domain: "email.split('@')[1]" }`
+
+/** Issue 5's chain: cast 3 columns, a filter, 2 derived columns; with QUALITY_VALIDATE's 4 rules. */
+export const QUALITY_TRANSFORMS = `
+    - cast: { id: int, amount: decimal, created_at: timestamp }
+    - filter: "amount > 0.0"
+    - derive: { domain: "email.split('@')[1]", big: "amount > 500.0" }`
+
+export const QUALITY_VALIDATE = `
+  validate:
+    rules:
+      - { not_null: id }
+      - { range: amount, min: 0, max: 1000000 }
+      - { email: email }
+      - { in_set: active, values: ["true", "false"] }`
 
 export const REALISTIC_TRANSFORMS = `
     - cast: { id: int, amount: decimal, created_at: timestamp, qty: int, score: float, active: bool }

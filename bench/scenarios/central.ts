@@ -3,6 +3,7 @@
  * LMDB outbox → JetStream → control plane → PostgreSQL. Also the drain of a backlog: the same rows
  * extracted while NATS is down, timed from the moment NATS comes back.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +11,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { type NatsServer, startNats } from '../../test/helpers/nats.js'
 import { PG_URL, psql } from '../lib/env.js'
-import { OUTPOST } from './outpost.js'
+import { BENCH_TOKEN, OUTPOST } from './outpost.js'
 
 function waitForLine(
   child: ChildProcess,
@@ -58,7 +59,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
   psql(`CREATE DATABASE ${database}`)
   const url = PG_URL.replace(/\/[^/]*$/, `/${database}`)
   const nats: NatsServer = await startNats()
-  const env = { ...process.env, OUTPOST_LOG_FORMAT: 'json' }
+  const env = { ...process.env, OUTPOST_LOG_FORMAT: 'json', OUTPOST_BOOTSTRAP_TOKEN: BENCH_TOKEN }
   const children: ChildProcess[] = []
   const db = new pg.Client({ connectionString: url })
   try {
@@ -90,7 +91,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
         await fetch(`${started.http}/api/v1/enrollment-tokens`, {
           method: 'POST',
           body: '{}',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_TOKEN}` },
         })
       ).json()) as { token: string }
     ).token
@@ -130,7 +131,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
     const r = await fetch(`${started.http}/api/v1/pipelines/bench-central`, {
       method: 'PUT',
       body: JSON.stringify(spec),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_TOKEN}` },
     })
     if (!r.ok) throw new Error(`apply: HTTP ${r.status}`)
     let from = applyAt

@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path'
 
 export const OUTPOST = resolve('control-plane/dist/outpost.js')
 
+/** The admin API token the benchmark's control planes install (OUTPOST_BOOTSTRAP_TOKEN). */
+export const BENCH_TOKEN = 'opa_benchmark-admin-0123456789abcdef'
+
 /** Runs a pipeline once with `outpost run --local`; rows/s from the run's own duration. */
 export function runLocal(work: string, spec: string, expectRows: number): number {
   const file = join(work, 'pipeline.yaml')
@@ -119,7 +122,7 @@ export async function agentStartupAndIdle(
   idleMs: number,
 ): Promise<{ startupMs: number; rssMiB: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-agent-'))
-  const env = { ...process.env, OUTPOST_LOG_FORMAT: 'json' }
+  const env = { ...process.env, OUTPOST_LOG_FORMAT: 'json', OUTPOST_BOOTSTRAP_TOKEN: BENCH_TOKEN }
   const cp = spawn(
     process.execPath,
     [
@@ -156,7 +159,7 @@ export async function agentStartupAndIdle(
         await fetch(`${http}/api/v1/enrollment-tokens`, {
           method: 'POST',
           body: '{}',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_TOKEN}` },
         })
       ).json()) as { token: string }
     ).token

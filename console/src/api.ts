@@ -53,14 +53,40 @@ export interface ThroughputPoint {
   rowsWritten: number
 }
 
+export interface Principal {
+  tokenId: string
+  name: string
+  role: 'viewer' | 'operator' | 'admin'
+}
+
+/** The API refused the token (unknown, revoked or expired): sign in again. */
+export class UnauthorizedError extends Error {}
+
+const TOKEN_KEY = 'outpost.token'
+
+/** The token lives in sessionStorage: gone when the tab closes, never in a URL or a cookie. */
+export const session = {
+  token: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  set: (token: string) => sessionStorage.setItem(TOKEN_KEY, token),
+  clear: () => sessionStorage.removeItem(TOKEN_KEY),
+}
+
 export class ApiClient {
   constructor(private readonly base = '/api/v1') {}
 
+  private headers(accept = 'application/json'): Record<string, string> {
+    const token = session.token()
+    return { accept, ...(token ? { authorization: `Bearer ${token}` } : {}) }
+  }
+
   private async get<T>(path: string): Promise<T> {
-    const response = await fetch(`${this.base}${path}`, { headers: { accept: 'application/json' } })
+    const response = await fetch(`${this.base}${path}`, { headers: this.headers() })
+    if (response.status === 401) throw new UnauthorizedError('the API token was refused')
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`)
     return (await response.json()) as T
   }
+
+  whoami = () => this.get<Principal>('/whoami')
 
   agents = () => this.get<{ items: Agent[] }>('/agents').then((r) => r.items)
   pipelines = () => this.get<{ items: PipelineSummary[] }>('/pipelines').then((r) => r.items)
@@ -68,25 +94,66 @@ export class ApiClient {
   throughput = (minutes = 15) =>
     this.get<{ bucketMs: number; points: ThroughputPoint[] }>(`/metrics/throughput?minutes=${minutes}`)
 
-  /** Subscribes to live events; the browser's EventSource reconnects by itself. */
+  /**
+   * Subscribes to live events (server-sent events read with fetch, since EventSource cannot send
+   * the Authorization header); reconnects after a pause when the stream ends.
+   */
   live(handlers: {
     agent?: (a: Agent) => void
     run?: (r: Run) => void
     pipelines?: () => void
     throughput?: (p: ThroughputPoint & { bucketMs: number }) => void
     status?: (connected: boolean) => void
+    unauthorized?: () => void
   }): () => void {
-    const source = new EventSource(`${this.base}/events`)
-    const on = <T>(name: string, fn: ((value: T) => void) | undefined) => {
-      if (fn) source.addEventListener(name, (e) => fn(JSON.parse((e as MessageEvent<string>).data) as T))
+    const abort = new AbortController()
+    const dispatch = (event: string, data: string) => {
+      const fn = (handlers as Record<string, ((value: unknown) => void) | undefined>)[event]
+      if (fn && event !== 'status' && event !== 'unauthorized') fn(JSON.parse(data) as unknown)
     }
-    on('agent', handlers.agent)
-    on('run', handlers.run)
-    on('pipelines', handlers.pipelines)
-    on('throughput', handlers.throughput)
-    source.addEventListener('open', () => handlers.status?.(true))
-    source.addEventListener('error', () => handlers.status?.(false))
-    return () => source.close()
+    const connect = async (): Promise<void> => {
+      while (!abort.signal.aborted) {
+        try {
+          const response = await fetch(`${this.base}/events`, {
+            headers: this.headers('text/event-stream'),
+            signal: abort.signal,
+          })
+          if (response.status === 401) {
+            handlers.unauthorized?.()
+            return
+          }
+          if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`)
+          handlers.status?.(true)
+          const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
+          let buffer = ''
+          for (;;) {
+            const { value, done } = await reader.read()
+            if (done) break
+            buffer += value
+            let end = buffer.indexOf('\n\n')
+            while (end >= 0) {
+              const block = buffer.slice(0, end)
+              buffer = buffer.slice(end + 2)
+              let event = 'message'
+              const data: string[] = []
+              for (const line of block.split('\n')) {
+                if (line.startsWith('event:')) event = line.slice(6).trim()
+                else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+              }
+              if (data.length > 0) dispatch(event, data.join('\n'))
+              end = buffer.indexOf('\n\n')
+            }
+          }
+        } catch {
+          // Network trouble or a stopped control plane: try again shortly.
+        }
+        if (abort.signal.aborted) return
+        handlers.status?.(false)
+        await new Promise((r) => setTimeout(r, 2000))
+      }
+    }
+    void connect()
+    return () => abort.abort()
   }
 }
 

@@ -1,5 +1,14 @@
 import { css, html, LitElement } from 'lit'
-import { type Agent, ApiClient, type PipelineSummary, type Run, type ThroughputPoint } from './api.js'
+import {
+  type Agent,
+  ApiClient,
+  type PipelineSummary,
+  type Principal,
+  type Run,
+  session,
+  type ThroughputPoint,
+  UnauthorizedError,
+} from './api.js'
 import { baseStyles } from './styles.js'
 import './op-fleet-view.js'
 import './op-pipelines-view.js'
@@ -31,6 +40,36 @@ export class OpApp extends LitElement {
       .live {
         font-size: 0.8rem;
       }
+      .who {
+        display: flex;
+        align-items: center;
+        gap: 0.75rem;
+        font-size: 0.85rem;
+      }
+      .who button {
+        font: inherit;
+        color: inherit;
+        background: transparent;
+        border: 1px solid #fff8;
+        border-radius: 4px;
+        padding: 0.15rem 0.6rem;
+        cursor: pointer;
+      }
+      form.sign-in {
+        max-width: 26rem;
+        margin: 3rem auto;
+        display: grid;
+        gap: 0.6rem;
+      }
+      form.sign-in input {
+        font: inherit;
+        padding: 0.45rem;
+      }
+      form.sign-in button {
+        font: inherit;
+        padding: 0.45rem;
+        cursor: pointer;
+      }
       .grid {
         display: grid;
         grid-template-columns: minmax(0, 1fr);
@@ -52,6 +91,8 @@ export class OpApp extends LitElement {
     live: { state: true },
     now: { state: true },
     error: { state: true },
+    principal: { state: true },
+    signInError: { state: true },
   }
 
   declare agents: Agent[]
@@ -62,6 +103,8 @@ export class OpApp extends LitElement {
   declare live: boolean
   declare now: number
   declare error: string
+  declare principal: Principal | undefined
+  declare signInError: string
   private readonly api = new ApiClient()
   private unsubscribe: (() => void) | undefined
   private ticker: number | undefined
@@ -76,12 +119,34 @@ export class OpApp extends LitElement {
     this.live = false
     this.now = Date.now()
     this.error = ''
+    this.principal = undefined
+    this.signInError = ''
   }
 
   override connectedCallback(): void {
     super.connectedCallback()
+    if (session.token()) void this.signIn()
+    this.ticker = window.setInterval(() => (this.now = Date.now()), 5000)
+  }
+
+  /** Checks the stored token; on success loads everything and follows the live stream. */
+  private async signIn(): Promise<void> {
+    try {
+      this.principal = await this.api.whoami()
+      this.signInError = ''
+    } catch (error) {
+      session.clear()
+      this.principal = undefined
+      this.signInError =
+        error instanceof UnauthorizedError
+          ? 'That token was not accepted.'
+          : `Cannot reach the API: ${(error as Error).message}`
+      return
+    }
+    this.unsubscribe?.()
     void this.load()
     this.unsubscribe = this.api.live({
+      unauthorized: () => this.signOut('Your token is no longer accepted; sign in again.'),
       agent: (a) => {
         const i = this.agents.findIndex((x) => x.id === a.id)
         this.agents =
@@ -110,7 +175,27 @@ export class OpApp extends LitElement {
         if (connected) void this.load()
       },
     })
-    this.ticker = window.setInterval(() => (this.now = Date.now()), 5000)
+  }
+
+  private signOut(message = ''): void {
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
+    session.clear()
+    this.principal = undefined
+    this.live = false
+    this.signInError = message
+  }
+
+  private onSignIn(event: SubmitEvent): void {
+    event.preventDefault()
+    const input = (event.target as HTMLFormElement).elements.namedItem('token') as HTMLInputElement
+    const token = input.value.trim()
+    if (!token) {
+      this.signInError = 'Enter an API token.'
+      return
+    }
+    session.set(token)
+    void this.signIn()
   }
 
   override disconnectedCallback(): void {
@@ -134,14 +219,35 @@ export class OpApp extends LitElement {
       this.bucketMs = throughput.bucketMs
       this.error = ''
     } catch (error) {
-      this.error = (error as Error).message
+      if (error instanceof UnauthorizedError) this.signOut('Your token is no longer accepted; sign in again.')
+      else this.error = (error as Error).message
     }
   }
 
   override render() {
+    if (!this.principal) {
+      return html`<header><h1>Outpost</h1></header>
+        <main>
+          <form class="sign-in card" @submit=${this.onSignIn} aria-labelledby="sign-in-title">
+            <h2 id="sign-in-title">Sign in</h2>
+            <label for="token">API token</label>
+            <input id="token" name="token" type="password" autocomplete="off" required />
+            <button type="submit">Sign in</button>
+            ${this.signInError ? html`<p role="alert">${this.signInError}</p>` : ''}
+            <p class="hint">
+              Use a token from <code>outpost api-token create</code>, or the first admin token in the
+              control plane's data directory (<code>admin-token</code>).
+            </p>
+          </form>
+        </main>`
+    }
     return html`<header>
         <h1>Outpost</h1>
         <span class="live" role="status" data-testid="live-status">${this.live ? '● live' : '○ reconnecting…'}</span>
+        <span class="who">
+          <span data-testid="principal">${this.principal.name} (${this.principal.role})</span>
+          <button type="button" @click=${() => this.signOut()}>Sign out</button>
+        </span>
       </header>
       <main>
         ${this.error ? html`<div class="card" role="alert">Cannot load data: ${this.error}</div>` : ''}

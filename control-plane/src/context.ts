@@ -1,4 +1,5 @@
 import type { Logger } from '@outpost/agent'
+import type { Audit } from './audit.js'
 import type { EventBus } from './events.js'
 import type { PipelineCatalog } from './fleet/catalog.js'
 import type { SessionRegistry } from './grpc/sessions.js'
@@ -19,4 +20,6 @@ export interface ControlPlaneContext {
   central: CentralIngest
   warehouse: Warehouse
   log: Logger
+  /** Records an action in the audit log. */
+  audit: Audit
 }

@@ -1,6 +1,6 @@
 /** In-process notifications: what changed, for the gRPC sessions and the console's live stream. */
 import { EventEmitter } from 'node:events'
-import type { AgentRecord, RunRecord, ThroughputPoint } from './store/types.js'
+import type { AgentRecord, AuditRecord, RunRecord, ThroughputPoint } from './store/types.js'
 
 export interface ControlPlaneEvents {
   agent: [agent: AgentRecord]
@@ -8,6 +8,7 @@ export interface ControlPlaneEvents {
   pipelines: [change: { name: string; version?: number; deleted?: boolean }]
   throughput: [point: ThroughputPoint]
   deadLetter: [entry: { subject: string; reason: string }]
+  audit: [entry: AuditRecord]
 }
 
 export class EventBus extends EventEmitter<ControlPlaneEvents> {

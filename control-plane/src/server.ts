@@ -5,6 +5,8 @@ import * as grpc from '@grpc/grpc-js'
 import { type ServerType, serve } from '@hono/node-server'
 import type { Logger } from '@outpost/agent'
 import { createApi } from './api/app.js'
+import { auditTo } from './audit.js'
+import { bootstrapAdminToken } from './auth/bootstrap.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
 import { PipelineCatalog } from './fleet/catalog.js'
@@ -74,7 +76,9 @@ export class ControlPlane {
       central,
       warehouse,
       log,
+      audit: auditTo(store, log, events),
     }
+    await bootstrapAdminToken(store, options.dataDir, log)
     events.on('pipelines', () => void sessions.pushAll())
 
     const heartbeatMs = options.heartbeatIntervalMs ?? 10_000
@@ -91,6 +95,7 @@ export class ControlPlane {
       log: log.child({ component: 'grpc' }),
       natsServers: () => options.natsPublic ?? options.natsServers,
       heartbeatIntervalMs: heartbeatMs,
+      audit: context.audit,
     })
     const grpcPort = await new Promise<number>((resolve, reject) =>
       grpcServer.bindAsync(options.grpcListen, grpc.ServerCredentials.createInsecure(), (error, port) =>

@@ -3,15 +3,27 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger } from '@outpost/agent'
+import { auditTo } from './audit.js'
+import { newApiToken } from './auth/auth.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
 import { PipelineCatalog } from './fleet/catalog.js'
+import { hashSecret } from './grpc/credentials.js'
 import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
 import { TelemetryIngest } from './ingest/telemetry.js'
 import { NatsLink } from './nats/link.js'
 import { LmdbStore } from './store/lmdb.js'
 import { ParquetWarehouse } from './warehouse/parquet.js'
+
+/** The admin API token `withAdminToken` installs, for route tests. */
+export const TEST_ADMIN_TOKEN = 'opa_route-test-admin-0123456789abcdef'
+
+export async function withAdminToken(ctx: ControlPlaneContext): Promise<string> {
+  const { record } = newApiToken('test-admin', 'admin', 'system')
+  await ctx.store.createApiToken({ ...record, hash: hashSecret(TEST_ADMIN_TOKEN) })
+  return TEST_ADMIN_TOKEN
+}
 
 export function testContext(): ControlPlaneContext & { close(): Promise<void> } {
   const log = createLogger({ level: 'error', write: () => {} })
@@ -34,6 +46,7 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
     nats,
     ingest,
     log,
+    audit: auditTo(store, log, events),
     async close() {
       await nats.close()
       await store.close()

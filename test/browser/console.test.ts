@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium, screenshot } from '../helpers/browser.js'
 import { type NatsServer, startNats } from '../helpers/nats.js'
 import {
+  ADMIN_TOKEN,
   api,
   type ControlPlaneHandle,
   createToken,
@@ -42,6 +43,13 @@ describe('console', () => {
   it('shows an enrolled agent online, the pipeline, its runs and moving throughput, live', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     await page.goto(cp.api)
+    // Signing in: a wrong token is refused with a message, the admin token is accepted.
+    await page.getByLabel('API token').fill('opa_wrong')
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('That token was not accepted.')
+    await page.getByLabel('API token').fill(ADMIN_TOKEN)
+    await page.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => page.getByTestId('principal').textContent()).toBe('bootstrap (admin)')
     await expect.poll(() => page.getByTestId('live-status').textContent()).toContain('live')
     await expect.poll(() => page.getByTestId('agent-counts').textContent()).toContain('0 online')
 

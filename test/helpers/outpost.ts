@@ -11,6 +11,9 @@ import { waitFor } from './wait.js'
 
 export const OUTPOST_BIN = resolve('control-plane/dist/outpost.js')
 
+/** Every test control plane installs this admin API token (OUTPOST_BOOTSTRAP_TOKEN). */
+export const ADMIN_TOKEN = 'opa_test-admin-0123456789abcdefghijkl'
+
 export interface LogLine {
   level: string
   msg: string
@@ -93,20 +96,24 @@ export async function startControlPlane(
   options: { dataDir?: string; heartbeatMs?: number; extraArgs?: string[] } = {},
 ): Promise<ControlPlaneHandle> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-cp-'))
-  const cp = outpost('control-plane', [
+  const cp = outpost(
     'control-plane',
-    '--data-dir',
-    dataDir,
-    '--http-listen',
-    '127.0.0.1:0',
-    '--grpc-listen',
-    '127.0.0.1:0',
-    '--nats',
-    natsUrl,
-    '--heartbeat',
-    String(options.heartbeatMs ?? 1000),
-    ...(options.extraArgs ?? []),
-  ])
+    [
+      'control-plane',
+      '--data-dir',
+      dataDir,
+      '--http-listen',
+      '127.0.0.1:0',
+      '--grpc-listen',
+      '127.0.0.1:0',
+      '--nats',
+      natsUrl,
+      '--heartbeat',
+      String(options.heartbeatMs ?? 1000),
+      ...(options.extraArgs ?? []),
+    ],
+    { OUTPOST_BOOTSTRAP_TOKEN: ADMIN_TOKEN },
+  )
   const started = await cp.waitForLog((l) => l.msg === 'control plane started', 'start-up')
   return { process: cp, api: String(started.http), grpc: String(started.grpc), dataDir }
 }
@@ -137,10 +144,14 @@ export async function api<T>(
   path: string,
   body?: unknown,
   contentType = 'application/json',
+  token: string | null = ADMIN_TOKEN,
 ): Promise<{ status: number; body: T }> {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': contentType },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': contentType }),
+    },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   })
   const text = await response.text()
@@ -159,7 +170,9 @@ export function runCli(
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], { env: { ...process.env, ...env } })
+    const child = spawn(process.execPath, [OUTPOST_BIN, ...args], {
+      env: { ...process.env, OUTPOST_API_TOKEN: ADMIN_TOKEN, ...env },
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))

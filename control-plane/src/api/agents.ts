@@ -1,19 +1,91 @@
 import { create } from '@bufbuild/protobuf'
-import { parsePipeline, validatePipeline } from '@outpost/shared'
+import {
+  labels as labelsSchema,
+  matchesSelector,
+  parsePipeline,
+  parseSelectorQuery,
+  validatePipeline,
+} from '@outpost/shared'
 import { ProbeKind, ProbeSchema, RunNowSchema } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import { Hono } from 'hono'
 import type { ControlPlaneContext } from '../context.js'
 import { agentView } from '../fleet/views.js'
 import { badRequest, notFound } from './problem.js'
 
+const STATES = ['online', 'degraded', 'offline', 'revoked']
+
 export function agentRoutes(ctx: ControlPlaneContext): Hono {
   const app = new Hono()
 
   app.get('/', async (c) => {
-    const agents = await ctx.store.listAgents()
-    const views = await Promise.all(agents.map((a) => agentView(a, ctx.catalog)))
+    const query = c.req.query('selector')
+    const parsed = query === undefined ? undefined : parseSelectorQuery(query)
+    if (parsed && 'error' in parsed)
+      throw badRequest(`selector: ${parsed.error}`, [{ path: 'selector', message: parsed.error }])
+    const state = c.req.query('state')
+    if (state !== undefined && !STATES.includes(state))
+      throw badRequest(`state must be one of ${STATES.join(', ')}`, [
+        { path: 'state', message: 'unknown state' },
+      ])
+    const agents = (await ctx.store.listAgents()).filter(
+      (a) => !parsed || matchesSelector(parsed.selector, a.labels),
+    )
+    const views = (await Promise.all(agents.map((a) => agentView(a, ctx.catalog)))).filter(
+      (v) => state === undefined || v.state === state,
+    )
     views.sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
     return c.json({ items: views })
+  })
+
+  // Labels (and the display name) are edited centrally; what the agent runs follows its labels.
+  app.patch('/:id', async (c) => {
+    const id = c.req.param('id')
+    const body = ((await c.req.json().catch(() => undefined)) ?? {}) as { labels?: unknown; name?: unknown }
+    const labels = body.labels === undefined ? undefined : labelsSchema.safeParse(body.labels)
+    if (labels && !labels.success)
+      throw badRequest('labels must map label keys to strings', [
+        {
+          path: `labels.${String(labels.error.issues[0]?.path[0] ?? '')}`,
+          message: labels.error.issues[0]?.message ?? 'invalid',
+        },
+      ])
+    if (
+      body.name !== undefined &&
+      (typeof body.name !== 'string' || body.name.length < 1 || body.name.length > 128)
+    )
+      throw badRequest('name must be a string of 1-128 characters', [
+        { path: 'name', message: 'invalid name' },
+      ])
+    const updated = await ctx.store.updateAgent(id, (a) => ({
+      ...a,
+      ...(labels?.success ? { labels: labels.data } : {}),
+      ...(typeof body.name === 'string' ? { name: body.name } : {}),
+    }))
+    if (!updated) throw notFound(`agent ${id}`)
+    await ctx.audit(c, 'agent.update', id, {
+      ...(labels?.success ? { labels: labels.data } : {}),
+      ...(typeof body.name === 'string' ? { name: body.name } : {}),
+    })
+    ctx.events.emit('agent', updated)
+    const session = ctx.sessions.sessions.get(id)
+    if (session) await ctx.sessions.pushDesired(session)
+    return c.json(await agentView(updated, ctx.catalog))
+  })
+
+  // A revoked agent's stream is closed and its credential refused from then on.
+  app.post('/:id/revoke', async (c) => {
+    const id = c.req.param('id')
+    const now = Date.now()
+    const updated = await ctx.store.updateAgent(id, (a) => ({
+      ...a,
+      revokedAt: a.revokedAt ?? now,
+      connected: false,
+    }))
+    if (!updated) throw notFound(`agent ${id}`)
+    ctx.sessions.disconnect(id, `agent ${id} has been revoked`)
+    await ctx.audit(c, 'agent.revoke', id, { name: updated.name })
+    ctx.events.emit('agent', updated)
+    return c.json(await agentView(updated, ctx.catalog))
   })
 
   app.get('/:id', async (c) => {
@@ -37,6 +109,7 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
     const result = await ctx.sessions.command(id, {
       kind: { case: 'runNow', value: create(RunNowSchema, { pipeline: body.pipeline }) },
     })
+    await ctx.audit(c, 'agent.command', id, { type: body.type, pipeline: body.pipeline })
     if (!result) return c.json({ agentId: id, ok: false, error: 'agent is not connected' }, 409)
     return c.json(
       { agentId: id, ok: result.ok, ...(result.error ? { error: result.error } : {}) },
@@ -66,6 +139,7 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
         `invalid pipeline spec: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
         parsed.errors.map((e) => ({ ...e, path: `spec.${e.path}` })),
       )
+    await ctx.audit(c, 'agent.probe', id, { kind: body?.kind, target: body?.target ?? 'source' })
     const limit = typeof body?.limit === 'number' ? Math.max(1, Math.min(1000, Math.floor(body.limit))) : 20
     const result = await ctx.sessions.command(
       id,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ControlPlaneContext } from '../context.js'
-import { testContext } from '../test-context.js'
+import { testContext, withAdminToken } from '../test-context.js'
 import { createApi } from './app.js'
 
 const yaml = (name: string, extra = '') => `apiVersion: outpost/v1
@@ -14,19 +14,23 @@ ${extra}`
 describe('REST API', () => {
   let ctx: ControlPlaneContext & { close(): Promise<void> }
   let app: ReturnType<typeof createApi>
-  beforeEach(() => {
+  let token: string
+  beforeEach(async () => {
     ctx = testContext()
     app = createApi(ctx)
+    token = await withAdminToken(ctx)
   })
   afterEach(() => ctx.close())
 
-  const send = (method: string, path: string, body?: string, headers: Record<string, string> = {}) =>
-    app.request(path, {
+  const send = (method: string, path: string, body?: string, extra: Record<string, string> = {}) => {
+    const headers = { authorization: `Bearer ${token}`, ...extra }
+    return app.request(path, {
       method,
       ...(body !== undefined
         ? { body, headers: { 'content-type': 'application/yaml', ...headers } }
         : { headers }),
     })
+  }
 
   it('creates a pipeline, adds versions on change only, and lists versions', async () => {
     const created = await send('POST', '/api/v1/pipelines', yaml('sales'))
@@ -47,6 +51,29 @@ describe('REST API', () => {
     expect(list.items).toEqual([
       expect.objectContaining({ name: 'sales', version: 2, schedule: { every: '1m' } }),
     ])
+  })
+
+  it('shows what changed between versions as a diff, with the author', async () => {
+    await send('PUT', '/api/v1/pipelines/d', yaml('d'))
+    await send('PUT', '/api/v1/pipelines/d', yaml('d', '  schedule: { every: 5m }\n'))
+    const r = (await (await send('GET', '/api/v1/pipelines/d/versions/2/diff')).json()) as {
+      from: number
+      to: number
+      author: string
+      diff: string
+    }
+    expect(r).toMatchObject({ from: 1, to: 2, author: 'token:test-admin' })
+    expect(r.diff).toContain('--- d@1')
+    expect(r.diff).toContain('+++ d@2')
+    expect(r.diff).toContain('+  schedule:\n+    every: 5m\n')
+    expect(r.diff).not.toMatch(/^-[^-]/m)
+    const first = (await (await send('GET', '/api/v1/pipelines/d/versions/1/diff')).json()) as {
+      from: null
+      diff: string
+    }
+    expect(first.from).toBeNull()
+    expect(first.diff).toContain('+kind: Pipeline')
+    expect((await send('GET', '/api/v1/pipelines/d/versions/9/diff')).status).toBe(404)
   })
 
   it('refuses an invalid spec with 400 and every field path', async () => {
@@ -85,7 +112,7 @@ describe('REST API', () => {
     const r = await app.request('/api/v1/enrollment-tokens', {
       method: 'POST',
       body: JSON.stringify({ ttl: '2h', maxUses: 3, labels: { site: 'x' } }),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     })
     expect(r.status).toBe(201)
     const body = (await r.json()) as { token: string; id: string; maxUses: number; hash?: string }
@@ -99,7 +126,7 @@ describe('REST API', () => {
     const bad = await app.request('/api/v1/enrollment-tokens', {
       method: 'POST',
       body: JSON.stringify({ ttl: 'soon' }),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     })
     expect(bad.status).toBe(400)
   })

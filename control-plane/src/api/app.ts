@@ -4,8 +4,10 @@ import { serveStatic } from '@hono/node-server/serve-static'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
+import { type AuthVariables, authMiddleware } from '../auth/auth.js'
 import type { ControlPlaneContext } from '../context.js'
 import { agentRoutes } from './agents.js'
+import { apiTokenRoutes, auditRoutes } from './api-tokens.js'
 import { deadLetterRoutes } from './dead-letters.js'
 import { liveRoutes } from './live.js'
 import { pipelineRoutes } from './pipelines.js'
@@ -17,6 +19,8 @@ export interface ApiOptions {
   /** Directory with the built console (index.html and assets); omitted serves no console. */
   consoleDir?: string
   maxBodyBytes?: number
+  /** Failed authentications a client may make in a minute before it waits (default 20). */
+  authFailuresPerMinute?: number
 }
 
 export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): Hono {
@@ -59,7 +63,7 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
     )
   })
 
-  const api = new Hono()
+  const api = new Hono<{ Variables: AuthVariables }>()
   api.use(
     '*',
     bodyLimit({
@@ -73,11 +77,21 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
       },
     }),
   )
+  api.use(
+    '*',
+    authMiddleware(
+      ctx.store,
+      options.authFailuresPerMinute ? { failuresPerMinute: options.authFailuresPerMinute } : {},
+    ),
+  )
+  api.get('/whoami', (c) => c.json(c.get('principal')))
   api.route('/agents', agentRoutes(ctx))
   api.route('/pipelines', pipelineRoutes(ctx))
   api.route('/runs', runRoutes(ctx))
   api.route('/enrollment-tokens', tokenRoutes(ctx))
   api.route('/dead-letters', deadLetterRoutes(ctx))
+  api.route('/api-tokens', apiTokenRoutes(ctx))
+  api.route('/audit', auditRoutes(ctx))
   api.route('/', liveRoutes(ctx))
   app.route('/api/v1', api)
 

@@ -6,8 +6,11 @@ import {
   ReplayQuarantineSchema,
   RunNowSchema,
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
+import { createTwoFilesPatch } from 'diff'
 import type { Context } from 'hono'
 import { Hono } from 'hono'
+import { stringify as stringifyYaml } from 'yaml'
+import { actorOf } from '../auth/auth.js'
 import type { ControlPlaneContext } from '../context.js'
 import type { PipelineRecord, PipelineVersionRecord } from '../store/types.js'
 import { ApiError, badRequest, conflict, notFound } from './problem.js'
@@ -105,7 +108,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
         name,
         hash,
         specJson: parsed.canonical,
-        author: c.req.header('x-outpost-author') ?? 'api',
+        author: actorOf(c),
         createdAt: Date.now(),
       },
       expected,
@@ -116,7 +119,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
       )
     }
     ctx.events.emit('pipelines', { name, version: result.record.version })
-    ctx.log.info('pipeline version added', { pipeline: name, version: result.record.version })
+    await ctx.audit(c, 'pipeline.apply', name, { version: result.record.version, hash })
     return c.json({ name, version: result.record.version, hash, created: !existing }, existing ? 200 : 201)
   }
 
@@ -158,6 +161,38 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
     return c.json({ items: versions.map(versionView).reverse() })
   })
 
+  // What changed between two versions, as a unified diff of their YAML (default: the one before).
+  app.get('/:name/versions/:version/diff', async (c) => {
+    const name = c.req.param('name')
+    const version = Number(c.req.param('version'))
+    const against = c.req.query('against') === undefined ? version - 1 : Number(c.req.query('against'))
+    if (!Number.isInteger(version) || !Number.isInteger(against))
+      throw badRequest('versions are integers', [{ path: 'against', message: 'expected an integer' }])
+    const to = await ctx.store.getPipelineVersion(name, version)
+    if (!to) throw notFound(`pipeline ${name} version ${version}`)
+    const from = against >= 1 ? await ctx.store.getPipelineVersion(name, against) : undefined
+    if (against >= 1 && !from) throw notFound(`pipeline ${name} version ${against}`)
+    const yaml = (v: PipelineVersionRecord | undefined) =>
+      v ? stringifyYaml(JSON.parse(v.specJson) as unknown, { lineWidth: 0 }) : ''
+    const diff = createTwoFilesPatch(
+      from ? `${name}@${from.version}` : '/dev/null',
+      `${name}@${to.version}`,
+      yaml(from),
+      yaml(to),
+      undefined,
+      undefined,
+      { context: 3 },
+    )
+    return c.json({
+      name,
+      from: from?.version ?? null,
+      to: to.version,
+      author: to.author,
+      createdAt: to.createdAt,
+      diff,
+    })
+  })
+
   app.get('/:name/versions/:version', async (c) => {
     const v = await ctx.store.getPipelineVersion(c.req.param('name'), Number(c.req.param('version')))
     if (!v) throw notFound(`version ${c.req.param('version')} of pipeline ${c.req.param('name')}`)
@@ -168,6 +203,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
     const name = c.req.param('name')
     if (!(await ctx.store.deletePipeline(name))) throw notFound(`pipeline ${name}`)
     ctx.events.emit('pipelines', { name, deleted: true })
+    await ctx.audit(c, 'pipeline.delete', name)
     return c.body(null, 204)
   })
 
@@ -244,6 +280,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
       },
       REPLAY_TIMEOUT_MS,
     )
+    await ctx.audit(c, 'quarantine.replay', name, { ...(body.run ? { run: body.run } : {}), agents: targets })
     // Each agent answers for itself (ok, or the reason its replay failed).
     return c.json({ pipeline: name, items })
   })
@@ -260,6 +297,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
         return { agentId, ok: r?.ok ?? false, ...(r?.error ? { error: r.error } : {}) }
       }),
     )
+    await ctx.audit(c, 'pipeline.run', name, { agents: targets })
     return c.json({ items: results }, 202)
   })
 

@@ -68,6 +68,7 @@ export function tokenRoutes(ctx: ControlPlaneContext): Hono {
       maxUses,
       expiresAt: new Date(record.expiresAt).toISOString(),
     })
+    await ctx.audit(c, 'enrollment-token.create', record.id, { maxUses, labels: record.labels })
     return c.json({ ...tokenView(record), token }, 201)
   })
 
@@ -76,6 +77,7 @@ export function tokenRoutes(ctx: ControlPlaneContext): Hono {
   app.delete('/:id', async (c) => {
     if (!(await ctx.store.revokeToken(c.req.param('id'), Date.now())))
       throw notFound(`token ${c.req.param('id')}`)
+    await ctx.audit(c, 'enrollment-token.revoke', c.req.param('id'))
     return c.body(null, 204)
   })
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 /** A small client for the REST API, used by the CLI commands. */
 export class ApiClientError extends Error {
   constructor(
@@ -60,7 +62,28 @@ export class ApiClient {
   }
 }
 
+/**
+ * The API token the CLI sends: $OUTPOST_API_TOKEN, else the file $OUTPOST_TOKEN_FILE names, else
+ * the first admin token a control plane on this host wrote into its data directory
+ * ($OUTPOST_DATA_DIR or ./.outpost/control-plane, as `outpost up` and `outpost control-plane` use).
+ */
+export function apiToken(): string | undefined {
+  if (process.env.OUTPOST_API_TOKEN) return process.env.OUTPOST_API_TOKEN
+  const files = [
+    process.env.OUTPOST_TOKEN_FILE,
+    join(process.env.OUTPOST_DATA_DIR ?? '.outpost/control-plane', 'admin-token'),
+  ].filter((f): f is string => f !== undefined)
+  for (const file of files) {
+    try {
+      return readFileSync(file, 'utf8').trim()
+    } catch {
+      // Not there: try the next.
+    }
+  }
+  return undefined
+}
+
 export function clientFrom(server: string | undefined): ApiClient {
   const base = server ?? process.env.OUTPOST_SERVER ?? 'http://127.0.0.1:7080'
-  return new ApiClient(base.endsWith('/') ? base : `${base}/`, process.env.OUTPOST_API_TOKEN)
+  return new ApiClient(base.endsWith('/') ? base : `${base}/`, apiToken())
 }

@@ -268,12 +268,16 @@ const ago = (t: unknown) =>
 export const getCommand: Command = {
   name: 'get',
   summary: 'List agents, pipelines or runs.',
-  usage: `Usage: outpost get agents|pipelines|runs [-o json] [--pipeline NAME] [--limit N] [--server URL]`,
+  usage: `Usage: outpost get agents|pipelines|runs [-o json] [--pipeline NAME] [--limit N] [--server URL]
+
+For agents: -l/--selector "region=eu,role in (pos,kiosk),gpu,!legacy" and --state online|degraded|offline|revoked.`,
   async run(argv) {
     const { values, positionals } = parseFlags(argv, {
       output: { type: 'string', short: 'o' },
       pipeline: { type: 'string' },
       limit: { type: 'string' },
+      selector: { type: 'string', short: 'l' },
+      state: { type: 'string' },
       ...SERVER_FLAG,
     })
     const what = positionals[0]
@@ -286,6 +290,8 @@ export const getCommand: Command = {
     const query = new URLSearchParams()
     if (values.pipeline) query.set('pipeline', values.pipeline)
     if (values.limit) query.set('limit', values.limit)
+    if (values.selector) query.set('selector', values.selector)
+    if (values.state) query.set('state', values.state)
     const data = await clientFrom(values.server)
       .request<{ items: Row[] }>('GET', `${paths[what]}${query.size ? `?${query}` : ''}`)
       .catch(apiFailure)
@@ -498,6 +504,130 @@ export const describeCommand: Command = {
         )
     }
     process.stdout.write(`${out.join('\n')}\n`)
+    return EXIT.ok
+  },
+}
+
+export const apiTokenCommand: Command = {
+  name: 'api-token',
+  summary: 'Create, list or revoke API tokens (roles viewer, operator, admin).',
+  usage: `Usage: outpost api-token create --name NAME --role viewer|operator|admin [--ttl 90d] [--server URL]
+       outpost api-token list [-o json] [--server URL]
+       outpost api-token revoke ID [--server URL]
+
+create prints the token once; only its hash is kept. Needs an admin token.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      name: { type: 'string' },
+      role: { type: 'string' },
+      ttl: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      ...SERVER_FLAG,
+    })
+    const client = clientFrom(values.server)
+    const [action, id] = positionals
+    if (action === 'create') {
+      if (!values.name || !values.role) throw new UsageError('give --name and --role')
+      const created = await client
+        .request<{ token: string }>('POST', 'api/v1/api-tokens', {
+          json: { name: values.name, role: values.role, ...(values.ttl ? { ttl: values.ttl } : {}) },
+        })
+        .catch(apiFailure)
+      process.stdout.write(`${created.token}\n`)
+      return EXIT.ok
+    }
+    if (action === 'list') {
+      const data = await client.request<{ items: Row[] }>('GET', 'api/v1/api-tokens').catch(apiFailure)
+      if (values.output === 'json') process.stdout.write(`${JSON.stringify(data.items, null, 2)}\n`)
+      else
+        process.stdout.write(
+          `${table(data.items, [
+            ['ID', (r) => r.id],
+            ['NAME', (r) => r.name],
+            ['ROLE', (r) => r.role],
+            ['STATE', (r) => r.state],
+            ['CREATED', (r) => ago(r.createdAt)],
+            ['BY', (r) => r.createdBy],
+          ])}\n`,
+        )
+      return EXIT.ok
+    }
+    if (action === 'revoke' && id) {
+      await client.request('DELETE', `api/v1/api-tokens/${encodeURIComponent(id)}`).catch(apiFailure)
+      process.stdout.write(`API token ${id} revoked\n`)
+      return EXIT.ok
+    }
+    throw new UsageError('api-token create|list|revoke ID')
+  },
+}
+
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: 'Show the audit log: who enrolled, revoked, changed, rolled out or acknowledged what, and when.',
+  usage: `Usage: outpost audit [--action pipeline|agent.revoke|…] [--actor token:NAME] [--target NAME] [--limit N] [-o json] [--server URL]`,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      action: { type: 'string' },
+      actor: { type: 'string' },
+      target: { type: 'string' },
+      limit: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      ...SERVER_FLAG,
+    })
+    const query = new URLSearchParams()
+    for (const key of ['action', 'actor', 'target', 'limit'] as const)
+      if (values[key]) query.set(key, values[key])
+    const data = await clientFrom(values.server)
+      .request<{ items: Row[] }>('GET', `api/v1/audit${query.size ? `?${query}` : ''}`)
+      .catch(apiFailure)
+    if (values.output === 'json') process.stdout.write(`${JSON.stringify(data.items, null, 2)}\n`)
+    else
+      process.stdout.write(
+        `${table(data.items, [
+          ['WHEN', (r) => new Date(r.at as number).toISOString()],
+          ['ACTOR', (r) => r.actor],
+          ['ACTION', (r) => r.action],
+          ['TARGET', (r) => r.target],
+          ['DETAILS', (r) => (r.details ? JSON.stringify(r.details) : '')],
+        ])}\n`,
+      )
+    return EXIT.ok
+  },
+}
+
+export const agentAdminCommand: Command = {
+  name: 'agents',
+  summary: 'Change an agent centrally: set its labels, or revoke it.',
+  usage: `Usage: outpost agents label ID KEY=VALUE... [--remove KEY]... [--server URL]
+       outpost agents revoke ID [--server URL]
+
+label merges the given labels into the agent's (what it runs follows at once); revoke closes the
+agent's stream and refuses its credential from then on. Both need an admin token.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      remove: { type: 'string', multiple: true },
+      ...SERVER_FLAG,
+    })
+    const [action, id, ...rest] = positionals
+    if (!id || (action !== 'label' && action !== 'revoke')) throw new UsageError('agents label|revoke ID')
+    const client = clientFrom(values.server)
+    const path = `api/v1/agents/${encodeURIComponent(id)}`
+    if (action === 'revoke') {
+      await client.request('POST', `${path}/revoke`).catch(apiFailure)
+      process.stdout.write(`agent ${id} revoked\n`)
+      return EXIT.ok
+    }
+    const current = await client.request<{ labels: Record<string, string> }>('GET', path).catch(apiFailure)
+    const labels = { ...current.labels, ...parseLabels(rest) }
+    for (const key of values.remove ?? []) delete labels[key]
+    const updated = await client
+      .request<{ labels: Record<string, string> }>('PATCH', path, { json: { labels } })
+      .catch(apiFailure)
+    process.stdout.write(
+      `agent ${id}: ${Object.entries(updated.labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}\n`,
+    )
     return EXIT.ok
   },
 }

@@ -1,7 +1,10 @@
 /** Entry point of `outpost`: every command, for the control-plane bundle and development. */
 import { agentCommands, runCli } from '@outpost/agent/cli'
 import {
+  agentAdminCommand,
+  apiTokenCommand,
   applyCommand,
+  auditCommand,
   controlPlaneCommand,
   describeCommand,
   getCommand,
@@ -20,6 +23,9 @@ const commands = [
   describeCommand,
   quarantineCommand,
   probeCommand,
+  agentAdminCommand,
+  apiTokenCommand,
+  auditCommand,
   upCommand,
 ]
 const code = await runCli(commands, process.argv.slice(2))

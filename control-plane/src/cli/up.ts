@@ -10,6 +10,7 @@ import { connect, createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { type Command, EXIT, parseFlags, UsageError, untilSignal } from '@outpost/agent/cli'
 import { parsePipelines } from '@outpost/shared'
+import { ADMIN_TOKEN_FILE } from '../auth/bootstrap.js'
 import { ApiClient } from './api-client.js'
 
 export function freePort(preferred = 0): Promise<number> {
@@ -178,13 +179,22 @@ Uses NATS_URL when set, otherwise starts its own nats-server (JetStream, data un
         '--nats',
         natsUrl,
       ])
-      const api = new ApiClient(`http://127.0.0.1:${httpPort}/`)
       await waitFor(
         'control plane',
         async () => (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok,
         30_000,
         cp,
       )
+      // The control plane wrote its first admin token into its data directory.
+      const tokenFile = join(dataDir, 'control-plane', ADMIN_TOKEN_FILE)
+      const adminToken =
+        process.env.OUTPOST_API_TOKEN ??
+        (existsSync(tokenFile) ? readFileSync(tokenFile, 'utf8').trim() : undefined)
+      if (!adminToken)
+        throw new UsageError(
+          `no API token: ${tokenFile} is gone; set OUTPOST_API_TOKEN to an admin token of this control plane`,
+        )
+      const api = new ApiClient(`http://127.0.0.1:${httpPort}/`, adminToken)
 
       const agentDir = join(dataDir, 'agent')
       const agentArgs = [
@@ -242,7 +252,9 @@ Uses NATS_URL when set, otherwise starts its own nats-server (JetStream, data un
         [
           '',
           `  Outpost is running.`,
-          `  Console:        http://127.0.0.1:${httpPort}/`,
+          `  Console:        http://127.0.0.1:${httpPort}/   (sign in with the admin token below)`,
+          `  Admin token:    ${adminToken}`,
+          `                  (kept in ${tokenFile}; the CLI here finds it: npx outpost get agents)`,
           `  REST API:       http://127.0.0.1:${httpPort}/api/v1/`,
           `  Agents connect: 127.0.0.1:${grpcPort} (gRPC)    NATS: ${natsUrl}`,
           `  Pipelines:      ${applied.join(', ') || '(none)'}    Output: ${join(dataDir, 'output')}`,

@@ -1,5 +1,5 @@
 // Enrolment and the Sync stream against a real gRPC server on loopback.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
@@ -58,11 +58,13 @@ describe('AgentService', () => {
     rmSync(dir, { recursive: true, force: true })
   })
 
+  // The control plane wrote its first admin token into its data directory.
+  const auth = () => ({ authorization: `Bearer ${readFileSync(join(dir, 'admin-token'), 'utf8').trim()}` })
   const token = async (body: Record<string, unknown>) => {
     const r = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/enrollment-tokens`, {
       method: 'POST',
       body: JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth() },
     })
     return (await r.json()) as { token: string; id: string }
   }
@@ -91,6 +93,7 @@ describe('AgentService', () => {
     const revoked = await token({})
     await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/enrollment-tokens/${revoked.id}`, {
       method: 'DELETE',
+      headers: auth(),
     })
     await expect(client.enroll(revoked.token, 'x', {}, hostFacts())).rejects.toThrow(
       'enrolment token revoked',
@@ -120,22 +123,22 @@ describe('AgentService', () => {
     )
     for (let i = 0; i < 50 && !good.connected; i++) await new Promise((r) => setTimeout(r, 50))
     expect(good.connected).toBe(true)
-    const agent = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/agents/${enrolled.agentId}`).then(
-      (r) => r.json() as Promise<{ state: string }>,
-    )
+    const agent = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/agents/${enrolled.agentId}`, {
+      headers: auth(),
+    }).then((r) => r.json() as Promise<{ state: string }>)
     expect(agent.state).toBe('online')
     expect(desired.length).toBe(1)
     await good.stop()
     for (let i = 0; i < 50; i++) {
-      const a = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/agents/${enrolled.agentId}`).then(
-        (r) => r.json() as Promise<{ state: string }>,
-      )
+      const a = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/agents/${enrolled.agentId}`, {
+        headers: auth(),
+      }).then((r) => r.json() as Promise<{ state: string }>)
       if (a.state === 'offline') break
       await new Promise((r) => setTimeout(r, 50))
     }
-    const after = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/agents/${enrolled.agentId}`).then(
-      (r) => r.json() as Promise<{ state: string }>,
-    )
+    const after = await fetch(`http://127.0.0.1:${cp.httpPort}/api/v1/agents/${enrolled.agentId}`, {
+      headers: auth(),
+    }).then((r) => r.json() as Promise<{ state: string }>)
     expect(after.state).toBe('offline')
   })
 })

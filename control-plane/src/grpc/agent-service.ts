@@ -15,6 +15,7 @@ import {
   WelcomeSchema,
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import { addService } from '@outpost/shared/rpc'
+import type { Audit } from '../audit.js'
 import type { EventBus } from '../events.js'
 import type {
   AgentRecord,
@@ -34,6 +35,8 @@ export interface AgentServiceOptions {
   /** NATS servers handed to agents. */
   natsServers: () => string[]
   heartbeatIntervalMs: number
+  /** Records enrolments in the audit log. */
+  audit?: Audit
 }
 
 function statusError(code: grpc.status, details: string): Partial<grpc.ServiceError> {
@@ -132,6 +135,7 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
         await store.putAgent(agent)
         events.emit('agent', agent)
         log.info('agent enrolled', { agentId, name: agent.name, token: token.id })
+        await options.audit?.(`token:${token.id}`, 'agent.enroll', agentId, { name: agent.name, labels })
         callback(
           null,
           create(EnrollResponseSchema, {

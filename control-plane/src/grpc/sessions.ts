@@ -65,6 +65,14 @@ export class SessionRegistry {
     })
   }
 
+  /** Ends an agent's stream (after a revocation); the agent's reconnect is then refused. */
+  disconnect(agentId: string, reason: string): boolean {
+    const session = this.sessions.get(agentId)
+    if (!session) return false
+    session.call.emit('error', { code: 7 /* PERMISSION_DENIED */, details: reason })
+    return true
+  }
+
   async pushAll(): Promise<void> {
     await Promise.all([...this.sessions.values()].map((s) => this.pushDesired(s).catch(() => {})))
   }

@@ -121,6 +121,39 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       await store.close()
     })
 
+    it('finds API tokens by hash, revokes them, and keeps an audit log newest first', async () => {
+      const store = await open()
+      await store.createApiToken({
+        id: 'k1',
+        name: 'ci',
+        role: 'operator',
+        hash: 'hk1',
+        createdAt: 1,
+        createdBy: 'x',
+      })
+      expect(await store.findApiToken('hk1')).toMatchObject({ id: 'k1', role: 'operator' })
+      expect(await store.findApiToken('nope')).toBeUndefined()
+      expect(await store.revokeApiToken('k1', 5)).toMatchObject({ revokedAt: 5 })
+      expect(await store.findApiToken('hk1')).toMatchObject({ revokedAt: 5 })
+      expect(await store.revokeApiToken('missing', 5)).toBeUndefined()
+      expect((await store.listApiTokens()).map((t) => t.id)).toEqual(['k1'])
+      for (const [i, action] of ['pipeline.apply', 'agent.revoke', 'pipeline.delete'].entries())
+        await store.appendAudit({
+          at: i,
+          actor: i === 1 ? 'token:admin' : 'token:ci',
+          action,
+          target: `t${i}`,
+        })
+      expect((await store.listAudit({})).map((a) => a.seq)).toEqual([3, 2, 1])
+      expect((await store.listAudit({ action: 'pipeline' })).map((a) => a.action)).toEqual([
+        'pipeline.delete',
+        'pipeline.apply',
+      ])
+      expect((await store.listAudit({ actor: 'token:admin' })).map((a) => a.target)).toEqual(['t1'])
+      expect((await store.listAudit({ before: 3, limit: 1 })).map((a) => a.seq)).toEqual([2])
+      await store.close()
+    })
+
     it('adds throughput into buckets', async () => {
       const store = await open()
       const now = Date.now() - (Date.now() % 10_000)

@@ -4,6 +4,9 @@ import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type {
   AgentRecord,
+  ApiTokenRecord,
+  AuditQuery,
+  AuditRecord,
   DeadLetterRecord,
   PipelineRecord,
   PipelineVersionRecord,
@@ -29,6 +32,9 @@ export class LmdbStore implements Store {
   private readonly runsByStart: Database<string, [number, string]>
   private readonly metrics: Database<ThroughputPoint, number>
   private readonly deadLetters: Database<DeadLetterRecord, number>
+  private readonly apiTokens: Database<ApiTokenRecord, string>
+  private readonly apiTokenByHash: Database<string, string>
+  private readonly audit: Database<AuditRecord, number>
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true })
@@ -43,6 +49,62 @@ export class LmdbStore implements Store {
     this.runsByStart = this.root.openDB({ name: 'runs-by-start' })
     this.metrics = this.root.openDB({ name: 'throughput' })
     this.deadLetters = this.root.openDB({ name: 'dead-letters' })
+    this.apiTokens = this.root.openDB({ name: 'api-tokens' })
+    this.apiTokenByHash = this.root.openDB({ name: 'api-token-by-hash' })
+    this.audit = this.root.openDB({ name: 'audit' })
+  }
+
+  async createApiToken(token: ApiTokenRecord): Promise<void> {
+    await this.root.transaction(() => {
+      this.apiTokens.put(token.id, token)
+      this.apiTokenByHash.put(token.hash, token.id)
+    })
+  }
+
+  async listApiTokens(): Promise<ApiTokenRecord[]> {
+    return [...this.apiTokens.getRange({})].map((e) => e.value).sort((a, b) => a.createdAt - b.createdAt)
+  }
+
+  async findApiToken(hash: string): Promise<ApiTokenRecord | undefined> {
+    const id = this.apiTokenByHash.get(hash)
+    return id ? this.apiTokens.get(id) : undefined
+  }
+
+  revokeApiToken(id: string, now: number): Promise<ApiTokenRecord | undefined> {
+    return this.root.transaction(() => {
+      const token = this.apiTokens.get(id)
+      if (!token) return undefined
+      const revoked = { ...token, revokedAt: token.revokedAt ?? now }
+      this.apiTokens.put(id, revoked)
+      return revoked
+    })
+  }
+
+  appendAudit(entry: Omit<AuditRecord, 'seq'>): Promise<AuditRecord> {
+    return this.root.transaction(() => {
+      const last = [...this.audit.getKeys({ reverse: true, limit: 1 })][0] ?? 0
+      const record = { ...entry, seq: last + 1 }
+      this.audit.put(record.seq, record)
+      return record
+    })
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const limit = Math.min(query.limit ?? 100, 1000)
+    const out: AuditRecord[] = []
+    const start = query.before === undefined ? undefined : query.before - 1
+    for (const { value } of this.audit.getRange({
+      reverse: true,
+      ...(start !== undefined ? { start } : {}),
+    })) {
+      if (query.actor && value.actor !== query.actor) continue
+      if (query.action && value.action !== query.action && !value.action.startsWith(`${query.action}.`))
+        continue
+      if (query.target && value.target !== query.target) continue
+      out.push(value)
+      if (out.length >= limit) break
+    }
+    return out
   }
 
   async createToken(token: TokenRecord): Promise<void> {

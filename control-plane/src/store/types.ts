@@ -59,6 +59,42 @@ export interface TokenRecord {
   revokedAt?: number
 }
 
+export type Role = 'viewer' | 'operator' | 'admin'
+
+/** A token for the REST API and the console; only its hash is kept. */
+export interface ApiTokenRecord {
+  id: string
+  name: string
+  role: Role
+  hash: string
+  createdAt: number
+  createdBy: string
+  expiresAt?: number
+  revokedAt?: number
+}
+
+/** Who did what, when: enrolments, revocations, pipeline changes, rollouts, acknowledgements. */
+export interface AuditRecord {
+  seq: number
+  at: number
+  /** `token:<name>` for API callers, `agent:<id>` for agents, `system` for the control plane. */
+  actor: string
+  /** A dotted verb: pipeline.apply, agent.revoke, api-token.create, … */
+  action: string
+  /** What it was done to: a pipeline name, an agent id, a token id. */
+  target: string
+  details?: Record<string, unknown>
+}
+
+export interface AuditQuery {
+  limit?: number
+  /** Entries with a sequence number below this one (for paging). */
+  before?: number
+  actor?: string
+  action?: string
+  target?: string
+}
+
 export interface PipelineRecord {
   name: string
   latestVersion: number
@@ -146,6 +182,15 @@ export interface Store {
   /** Atomically checks a token (by hash) and counts one use; returns why it is refused otherwise. */
   redeemToken(hash: string, now: number): Promise<TokenRecord | { refused: string }>
   revokeToken(id: string, now: number): Promise<boolean>
+
+  createApiToken(token: ApiTokenRecord): Promise<void>
+  listApiTokens(): Promise<ApiTokenRecord[]>
+  findApiToken(hash: string): Promise<ApiTokenRecord | undefined>
+  revokeApiToken(id: string, now: number): Promise<ApiTokenRecord | undefined>
+
+  appendAudit(entry: Omit<AuditRecord, 'seq'>): Promise<AuditRecord>
+  /** Newest first. */
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>
 
   putAgent(agent: AgentRecord): Promise<void>
   getAgent(id: string): Promise<AgentRecord | undefined>

@@ -19,3 +19,21 @@ describe('matchesSelector', () => {
     expect(matchesSelector({ constructor: true }, {})).toBe(false)
   })
 })
+
+describe('parseSelectorQuery', () => {
+  it('reads equality, set membership and existence, and names what is wrong', async () => {
+    const { parseSelectorQuery } = await import('./selector.js')
+    expect(parseSelectorQuery('region=eu, role in (pos, kiosk),gpu,!legacy')).toEqual({
+      selector: { region: 'eu', role: ['pos', 'kiosk'], gpu: true, legacy: false },
+    })
+    expect(parseSelectorQuery('')).toEqual({ selector: {} })
+    expect(parseSelectorQuery('role in ()')).toEqual({ error: '"role in ()": the set is empty' })
+    expect(parseSelectorQuery('a=b=c')).toMatchObject({
+      error: expect.stringContaining('is not a selector term'),
+    })
+    expect(parseSelectorQuery('region=eu,region=us')).toEqual({ error: '"region=us": region appears twice' })
+    expect(parseSelectorQuery('Bad Key=1')).toMatchObject({
+      error: expect.stringContaining('not a selector term'),
+    })
+  })
+})

@@ -2,6 +2,7 @@ import type { Logger } from '@outpost/agent'
 import type { Audit } from './audit.js'
 import type { EventBus } from './events.js'
 import type { PipelineCatalog } from './fleet/catalog.js'
+import type { RolloutController } from './fleet/rollouts.js'
 import type { SessionRegistry } from './grpc/sessions.js'
 import type { CentralIngest } from './ingest/central.js'
 import type { TelemetryIngest } from './ingest/telemetry.js'
@@ -22,4 +23,5 @@ export interface ControlPlaneContext {
   log: Logger
   /** Records an action in the audit log. */
   audit: Audit
+  rollouts: RolloutController
 }

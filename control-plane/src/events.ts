@@ -1,6 +1,6 @@
 /** In-process notifications: what changed, for the gRPC sessions and the console's live stream. */
 import { EventEmitter } from 'node:events'
-import type { AgentRecord, AuditRecord, RunRecord, ThroughputPoint } from './store/types.js'
+import type { AgentRecord, AuditRecord, RolloutRecord, RunRecord, ThroughputPoint } from './store/types.js'
 
 export interface ControlPlaneEvents {
   agent: [agent: AgentRecord]
@@ -9,6 +9,7 @@ export interface ControlPlaneEvents {
   throughput: [point: ThroughputPoint]
   deadLetter: [entry: { subject: string; reason: string }]
   audit: [entry: AuditRecord]
+  rollout: [rollout: RolloutRecord]
 }
 
 export class EventBus extends EventEmitter<ControlPlaneEvents> {

@@ -10,6 +10,7 @@ import { bootstrapAdminToken } from './auth/bootstrap.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
 import { PipelineCatalog } from './fleet/catalog.js'
+import { RolloutController } from './fleet/rollouts.js'
 import { registerAgentService } from './grpc/agent-service.js'
 import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
@@ -66,6 +67,8 @@ export class ControlPlane {
       ? new PostgresWarehouse(options.warehouseUrl, log.child({ component: 'warehouse' }))
       : new ParquetWarehouse(join(options.dataDir, 'warehouse'), log.child({ component: 'warehouse' }))
     const central = new CentralIngest(nats, warehouse, store, events, log.child({ component: 'central' }))
+    const audit = auditTo(store, log, events)
+    const rollouts = new RolloutController(store, events, audit, log.child({ component: 'rollouts' }))
     const context: ControlPlaneContext = {
       store,
       events,
@@ -76,7 +79,8 @@ export class ControlPlane {
       central,
       warehouse,
       log,
-      audit: auditTo(store, log, events),
+      audit,
+      rollouts,
     }
     await bootstrapAdminToken(store, options.dataDir, log)
     events.on('pipelines', () => void sessions.pushAll())
@@ -115,6 +119,7 @@ export class ControlPlane {
     )
     ingest.start()
     central.start()
+    rollouts.start()
     const cp = new ControlPlane(context, grpcServer, http, grpcPort, httpPort, heartbeatMs)
     cp.sweep = setInterval(() => cp.dropSilentAgents(), Math.min(5000, heartbeatMs))
     cp.sweep.unref()
@@ -140,6 +145,7 @@ export class ControlPlane {
 
   async stop(): Promise<void> {
     if (this.sweep) clearInterval(this.sweep)
+    this.context.rollouts.stop()
     this.context.ingest.stop()
     this.context.central.stop()
     for (const session of this.context.sessions.sessions.values())

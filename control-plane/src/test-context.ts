@@ -8,6 +8,7 @@ import { newApiToken } from './auth/auth.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
 import { PipelineCatalog } from './fleet/catalog.js'
+import { RolloutController } from './fleet/rollouts.js'
 import { hashSecret } from './grpc/credentials.js'
 import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
@@ -36,7 +37,9 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
   const ingest = new TelemetryIngest(nats, store, events, log)
   const warehouse = new ParquetWarehouse(mkdtempSync(join(tmpdir(), 'outpost-wh-test-')), log)
   const central = new CentralIngest(nats, warehouse, store, events, log)
+  const audit = auditTo(store, log, events)
   return {
+    rollouts: new RolloutController(store, events, audit, log),
     central,
     warehouse,
     store,
@@ -46,7 +49,7 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
     nats,
     ingest,
     log,
-    audit: auditTo(store, log, events),
+    audit,
     async close() {
       await nats.close()
       await store.close()

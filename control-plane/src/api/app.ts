@@ -12,6 +12,7 @@ import { deadLetterRoutes } from './dead-letters.js'
 import { liveRoutes } from './live.js'
 import { pipelineRoutes } from './pipelines.js'
 import { ApiError, problem } from './problem.js'
+import { rolloutRoutes } from './rollouts.js'
 import { runRoutes } from './runs.js'
 import { tokenRoutes } from './tokens.js'
 
@@ -92,6 +93,7 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
   api.route('/dead-letters', deadLetterRoutes(ctx))
   api.route('/api-tokens', apiTokenRoutes(ctx))
   api.route('/audit', auditRoutes(ctx))
+  api.route('/rollouts', rolloutRoutes(ctx))
   api.route('/', liveRoutes(ctx))
   app.route('/api/v1', api)
 

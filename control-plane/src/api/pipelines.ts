@@ -1,6 +1,12 @@
 import { create } from '@bufbuild/protobuf'
 import { specHash } from '@outpost/agent'
-import { formatPath, type ParsedPipeline, parsePipeline, validatePipeline } from '@outpost/shared'
+import {
+  formatPath,
+  type ParsedPipeline,
+  parsePipeline,
+  type Selector,
+  validatePipeline,
+} from '@outpost/shared'
 import {
   ListQuarantineSchema,
   ReplayQuarantineSchema,
@@ -12,8 +18,11 @@ import { Hono } from 'hono'
 import { stringify as stringifyYaml } from 'yaml'
 import { actorOf } from '../auth/auth.js'
 import type { ControlPlaneContext } from '../context.js'
+import { isActive } from '../fleet/catalog.js'
+import { planFrom, type RolloutPlan } from '../fleet/rollouts.js'
 import type { PipelineRecord, PipelineVersionRecord } from '../store/types.js'
 import { ApiError, badRequest, conflict, notFound } from './problem.js'
+import { rolloutProblem, rolloutSummary } from './rollouts.js'
 
 /** A replay is a run; the API waits for it this long. */
 const REPLAY_TIMEOUT_MS = 10 * 60_000
@@ -82,6 +91,69 @@ function versionView(v: PipelineVersionRecord) {
 export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
   const app = new Hono()
 
+  const rolloutPlan = (strategy?: string, waves?: string, soak?: string): RolloutPlan => {
+    try {
+      return planFrom(strategy, waves, soak)
+    } catch (error) {
+      throw rolloutProblem(error)
+    }
+  }
+
+  const startRollout = async (
+    c: Context,
+    name: string,
+    from: number,
+    to: number,
+    selector: Selector | undefined,
+    plan: RolloutPlan,
+  ) => {
+    try {
+      return await ctx.rollouts.begin(name, from, to, selector, plan, actorOf(c))
+    } catch (error) {
+      throw rolloutProblem(error)
+    }
+  }
+
+  // A rollout of a stored version: a canary of the latest, or a rollback to an earlier one.
+  app.post('/:name/rollouts', async (c) => {
+    const name = c.req.param('name')
+    const pipeline = await ctx.store.getPipeline(name)
+    if (!pipeline) throw notFound(`pipeline ${name}`)
+    const body = ((await c.req.json().catch(() => ({}))) ?? {}) as {
+      version?: unknown
+      strategy?: unknown
+      waves?: unknown
+      soak?: unknown
+    }
+    const version = body.version === undefined ? pipeline.latestVersion : body.version
+    if (typeof version !== 'number' || !Number.isInteger(version))
+      throw badRequest('version must be an integer', [{ path: 'version', message: 'expected an integer' }])
+    const record = await ctx.store.getPipelineVersion(name, version)
+    if (!record) throw notFound(`pipeline ${name} version ${version}`)
+    const waves = Array.isArray(body.waves)
+      ? body.waves.join(',')
+      : typeof body.waves === 'string'
+        ? body.waves
+        : undefined
+    const plan = rolloutPlan(
+      typeof body.strategy === 'string' ? body.strategy : undefined,
+      waves,
+      typeof body.soak === 'string' ? body.soak : undefined,
+    )
+    const from = pipeline.stableVersion ?? pipeline.latestVersion
+    if (from === version && plan.strategy === 'all')
+      throw conflict(`pipeline ${name} already runs version ${version}`)
+    const selector = (JSON.parse(record.specJson) as { spec?: { selector?: Selector } }).spec?.selector
+    const rollout = await startRollout(c, name, from, version, selector, plan)
+    return c.json(rollout, 201)
+  })
+
+  app.get('/:name/rollouts', async (c) => {
+    const name = c.req.param('name')
+    if (!(await ctx.store.getPipeline(name))) throw notFound(`pipeline ${name}`)
+    return c.json({ items: await ctx.store.listRollouts(name) })
+  })
+
   const save = async (c: Context, parsed: ParsedPipeline, mode: 'create' | 'apply') => {
     const name = parsed.pipeline.metadata.name
     parsed.pipeline.spec.sinks.forEach((sink, i) => {
@@ -103,6 +175,17 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
       const latest = await ctx.store.getPipelineVersion(name, existing.latestVersion)
       if (latest?.hash === hash) return c.json({ name, version: latest.version, hash, unchanged: true }, 200)
     }
+    // How the new version reaches the agents: at once (default), or in canary waves.
+    const plan = rolloutPlan(c.req.query('strategy'), c.req.query('waves'), c.req.query('soak'))
+    const active = (await ctx.store.listRollouts(name)).find(isActive)
+    if (active)
+      throw conflict(
+        `pipeline ${name} has a ${active.state} rollout of version ${active.toVersion} (${active.id}); abort it or let it finish before adding a version`,
+      )
+    const selector = parsed.pipeline.spec.selector
+    if (plan.strategy === 'canary' && (await ctx.rollouts.eligible(selector)).length === 0)
+      throw conflict(`no agent matches the selector of pipeline ${name}; a canary rollout needs at least one`)
+    const previous = existing ? (existing.stableVersion ?? existing.latestVersion) : 0
     const result = await ctx.store.addPipelineVersion(
       {
         name,
@@ -118,9 +201,14 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
         `pipeline ${name} is at version ${result.conflict}, not ${expected}: someone else changed it; reload and apply again`,
       )
     }
-    ctx.events.emit('pipelines', { name, version: result.record.version })
     await ctx.audit(c, 'pipeline.apply', name, { version: result.record.version, hash })
-    return c.json({ name, version: result.record.version, hash, created: !existing }, existing ? 200 : 201)
+    // Until the rollout says otherwise, agents keep the version they ran.
+    if (existing && existing.stableVersion === undefined) await ctx.store.setStableVersion(name, previous)
+    const rollout = await startRollout(c, name, previous, result.record.version, selector, plan)
+    return c.json(
+      { name, version: result.record.version, hash, created: !existing, rollout: rolloutSummary(rollout) },
+      existing ? 200 : 201,
+    )
   }
 
   app.get('/', async (c) => {
@@ -214,8 +302,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
     for (const agent of await ctx.store.listAgents()) {
       if (only && agent.id !== only) continue
       if (!ctx.sessions.isConnected(agent.id)) continue
-      if ((await ctx.catalog.assignmentsFor(agent.labels)).some((a) => a.name === name))
-        targets.push(agent.id)
+      if ((await ctx.catalog.assignmentsFor(agent)).some((a) => a.name === name)) targets.push(agent.id)
     }
     if (targets.length === 0)
       throw new ApiError(

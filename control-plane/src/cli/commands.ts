@@ -148,16 +148,26 @@ function apiFailure(error: unknown): never {
 export const applyCommand: Command = {
   name: 'apply',
   summary: 'Create or update pipelines from YAML/JSON files (a new version when the spec changed).',
-  usage: `Usage: outpost apply -f FILE [-f FILE]... [--server URL]
+  usage: `Usage: outpost apply -f FILE [-f FILE]... [--canary 1,25%,100%] [--soak 5m] [--server URL]
 
 Each file may hold several pipelines separated by ---. Invalid specs are refused with their field
-paths and lines (exit 2); nothing is applied from a file with an invalid document.`,
+paths and lines (exit 2); nothing is applied from a file with an invalid document. A new version
+reaches every agent at once, or with --canary in waves (cumulative counts or percentages of the
+agents it targets), each soaking for --soak (default 1m) and pausing by itself on trouble.`,
   async run(argv) {
     const { values } = parseFlags(
       argv,
-      { file: { type: 'string', short: 'f', multiple: true }, ...SERVER_FLAG },
+      {
+        file: { type: 'string', short: 'f', multiple: true },
+        canary: { type: 'string' },
+        soak: { type: 'string' },
+        ...SERVER_FLAG,
+      },
       false,
     )
+    const rollout = new URLSearchParams()
+    if (values.canary) rollout.set('waves', values.canary)
+    if (values.soak) rollout.set('soak', values.soak)
     if (!values.file?.length) throw new UsageError('give at least one -f FILE')
     const client = clientFrom(values.server)
     const docs: { file: string; text: string; name: string }[] = []
@@ -178,16 +188,21 @@ paths and lines (exit 2); nothing is applied from a file with an invalid documen
     if (invalid) return EXIT.usage
     for (const doc of docs) {
       try {
-        const r = await client.request<{ version: number; unchanged?: boolean; created?: boolean }>(
-          'PUT',
-          `api/v1/pipelines/${doc.name}`,
-          {
-            text: doc.text,
-            contentType: 'application/json',
-          },
-        )
+        const r = await client.request<{
+          version: number
+          unchanged?: boolean
+          created?: boolean
+          rollout?: { id: string; strategy: string; waves: number }
+        }>('PUT', `api/v1/pipelines/${doc.name}${rollout.size ? `?${rollout}` : ''}`, {
+          text: doc.text,
+          contentType: 'application/json',
+        })
+        const how =
+          r.rollout?.strategy === 'canary'
+            ? ` (canary rollout ${r.rollout.id}, ${r.rollout.waves} waves)`
+            : ''
         process.stdout.write(
-          `pipeline ${doc.name}: version ${r.version} ${r.unchanged ? 'unchanged' : r.created ? 'created' : 'updated'}\n`,
+          `pipeline ${doc.name}: version ${r.version} ${r.unchanged ? 'unchanged' : r.created ? 'created' : 'updated'}${how}\n`,
         )
       } catch (error) {
         if (error instanceof ApiClientError && error.status === 400) {
@@ -629,5 +644,125 @@ agent's stream and refuses its credential from then on. Both need an admin token
         .join(', ')}\n`,
     )
     return EXIT.ok
+  },
+}
+
+interface RolloutView {
+  id: string
+  pipeline: string
+  strategy: string
+  state: string
+  fromVersion: number
+  toVersion: number
+  currentWave: number
+  waves: { size: number | string; agents: string[] }[]
+  pausedReason?: string
+  agents?: {
+    agentId: string
+    name: string
+    wave: number | null
+    desiredVersion: number
+    status: string
+    applied?: { version: number }
+  }[]
+}
+
+export const rolloutCommand: Command = {
+  name: 'rollout',
+  summary:
+    'Roll a pipeline version out (at once or in canary waves), follow it, pause, resume, abort or roll back.',
+  usage: `Usage: outpost rollout status PIPELINE [-o json] [--server URL]
+       outpost rollout start PIPELINE [--version N] [--canary 1,25%,100%] [--soak 5m]
+       outpost rollout pause|resume|abort PIPELINE
+       outpost rollout undo PIPELINE [--version N]
+
+start rolls a stored version out (the latest by default); undo rolls back to an earlier version
+(the one before the current, by default) at once, or in waves with --canary. abort sends every
+agent back to the version it ran before the rollout. Exit 1 when the rollout is paused or aborted
+(status) or refused.`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      version: { type: 'string' },
+      canary: { type: 'string' },
+      soak: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      ...SERVER_FLAG,
+    })
+    const [action, pipeline] = positionals
+    if (!action || !pipeline) throw new UsageError('rollout status|start|pause|resume|abort|undo PIPELINE')
+    const client = clientFrom(values.server)
+    const base = `api/v1/pipelines/${encodeURIComponent(pipeline)}`
+    const latest = async () => {
+      const list = await client.request<{ items: RolloutView[] }>('GET', `${base}/rollouts`).catch(apiFailure)
+      const r = list.items[0]
+      if (!r) throw Object.assign(new Error(`pipeline ${pipeline} has no rollouts yet`), { code: 'api' })
+      return r
+    }
+    const start = async (version: number | undefined) => {
+      const r = await client
+        .request<RolloutView>('POST', `${base}/rollouts`, {
+          json: {
+            ...(version !== undefined ? { version } : {}),
+            ...(values.canary ? { strategy: 'canary', waves: values.canary } : { strategy: 'all' }),
+            ...(values.soak ? { soak: values.soak } : {}),
+          },
+        })
+        .catch(apiFailure)
+      process.stdout.write(
+        `rollout ${r.id}: ${pipeline} version ${r.fromVersion} → ${r.toVersion}, ${r.strategy}, ${r.state}\n`,
+      )
+      return EXIT.ok
+    }
+    switch (action) {
+      case 'start':
+        return start(values.version ? Number(values.version) : undefined)
+      case 'undo': {
+        const r = await latest()
+        const to = values.version
+          ? Number(values.version)
+          : r.state === 'completed'
+            ? r.fromVersion
+            : undefined
+        if (!to) throw new UsageError(`give --version: the last rollout of ${pipeline} is ${r.state}`)
+        return start(to)
+      }
+      case 'pause':
+      case 'resume':
+      case 'abort': {
+        const r = await latest()
+        const done = await client
+          .request<RolloutView>('POST', `api/v1/rollouts/${r.id}/${action}`)
+          .catch(apiFailure)
+        process.stdout.write(`rollout ${done.id}: ${done.state}\n`)
+        return EXIT.ok
+      }
+      case 'status': {
+        const r = await client
+          .request<RolloutView>('GET', `api/v1/rollouts/${(await latest()).id}`)
+          .catch(apiFailure)
+        if (values.output === 'json') process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
+        else {
+          const lines = [
+            `rollout ${r.id}: ${r.pipeline} version ${r.fromVersion} → ${r.toVersion} (${r.strategy}), ${r.state}` +
+              (r.strategy === 'canary'
+                ? `, wave ${r.currentWave + 1} of ${r.waves.length} (${r.waves.map((w) => w.size).join(', ')})`
+                : ''),
+            ...(r.pausedReason ? [`paused: ${r.pausedReason}`] : []),
+            table(r.agents ?? [], [
+              ['AGENT', (a) => a.agentId],
+              ['NAME', (a) => a.name],
+              ['WAVE', (a) => (a.wave === null ? '-' : (a.wave as number) + 1)],
+              ['WANTS', (a) => a.desiredVersion],
+              ['APPLIED', (a) => (a.applied as { version: number } | undefined)?.version ?? '-'],
+              ['STATUS', (a) => a.status],
+            ]),
+          ]
+          process.stdout.write(`${lines.join('\n')}\n`)
+        }
+        return r.state === 'paused' || r.state === 'aborted' ? EXIT.failed : EXIT.ok
+      }
+      default:
+        throw new UsageError('rollout status|start|pause|resume|abort|undo PIPELINE')
+    }
   },
 }

@@ -10,6 +10,7 @@ import {
   getCommand,
   probeCommand,
   quarantineCommand,
+  rolloutCommand,
   tokenCreateCommand,
 } from './commands.js'
 import { upCommand } from './up.js'
@@ -26,6 +27,7 @@ const commands = [
   agentAdminCommand,
   apiTokenCommand,
   auditCommand,
+  rolloutCommand,
   upCommand,
 ]
 const code = await runCli(commands, process.argv.slice(2))

@@ -24,7 +24,7 @@ export function agentState(agent: AgentRecord): AgentStateName {
 
 export async function agentView(agent: AgentRecord, catalog: PipelineCatalog): Promise<AgentView> {
   const { credentialHash: _, ...rest } = agent
-  const desired = agent.revokedAt ? [] : await catalog.assignmentsFor(agent.labels)
+  const desired = agent.revokedAt ? [] : await catalog.assignmentsFor(agent)
   const drift: DriftEntry[] = []
   const applied = new Map(agent.applied.map((p) => [p.name, p]))
   for (const d of desired) {

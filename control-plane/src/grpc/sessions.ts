@@ -50,7 +50,7 @@ export class SessionRegistry {
   async pushDesired(session: Session, force = false): Promise<void> {
     const agent = await this.store.getAgent(session.agentId)
     if (!agent || agent.revokedAt) return
-    const assignments = await this.catalog.assignmentsFor(agent.labels)
+    const assignments = await this.catalog.assignmentsFor(agent)
     const signature = assignments.map((a) => `${a.name}@${a.version}:${a.hash}`).join(',')
     if (!force && signature === session.sentSignature) return
     if (this.sessions.get(session.agentId) !== session) return

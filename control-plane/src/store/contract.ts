@@ -3,7 +3,7 @@
  * behaviour for tokens, agents, pipeline versions, runs and throughput.
  */
 import { describe, expect, it } from 'vitest'
-import type { AgentRecord, RunRecord, Store, TokenRecord } from './types.js'
+import type { AgentRecord, RolloutRecord, RunRecord, Store, TokenRecord } from './types.js'
 
 const token = (over: Partial<TokenRecord> = {}): TokenRecord => ({
   id: 'tok-1',
@@ -151,6 +151,40 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       ])
       expect((await store.listAudit({ actor: 'token:admin' })).map((a) => a.target)).toEqual(['t1'])
       expect((await store.listAudit({ before: 3, limit: 1 })).map((a) => a.seq)).toEqual([2])
+      await store.close()
+    })
+
+    it('keeps one active rollout per pipeline, and a stable version', async () => {
+      const store = await open()
+      await store.addPipelineVersion({ name: 'p', hash: 'a', specJson: '{}', author: 'x', createdAt: 1 })
+      await store.setStableVersion('p', 1)
+      expect(await store.getPipeline('p')).toMatchObject({ stableVersion: 1 })
+      const rollout = (id: string, createdAt: number): RolloutRecord => ({
+        id,
+        pipeline: 'p',
+        fromVersion: 1,
+        toVersion: 2,
+        strategy: 'canary',
+        waves: [{ size: 1, agents: [] }],
+        currentWave: 0,
+        soakMs: 0,
+        state: 'running',
+        createdAt,
+        createdBy: 'x',
+        updatedAt: createdAt,
+      })
+      // A new version leaves the stable one alone.
+      await store.addPipelineVersion({ name: 'p', hash: 'b', specJson: '{}', author: 'x', createdAt: 2 })
+      expect(await store.getPipeline('p')).toMatchObject({ latestVersion: 2, stableVersion: 1 })
+      expect(await store.createRollout(rollout('r1', 1))).toMatchObject({ created: { id: 'r1' } })
+      expect(await store.createRollout(rollout('r2', 2))).toMatchObject({ active: { id: 'r1' } })
+      const r0 = await store.configRevision()
+      await store.updateRollout('r1', (r) => ({ ...r, state: 'completed' }))
+      expect(await store.configRevision()).toBe(r0 + 1)
+      expect(await store.createRollout(rollout('r2', 2))).toMatchObject({ created: { id: 'r2' } })
+      expect((await store.listRollouts('p')).map((r) => r.id)).toEqual(['r2', 'r1'])
+      expect(await store.listRollouts('other')).toEqual([])
+      expect(await store.updateRollout('nope', (r) => r)).toBeUndefined()
       await store.close()
     })
 

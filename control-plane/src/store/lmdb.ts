@@ -10,6 +10,7 @@ import type {
   DeadLetterRecord,
   PipelineRecord,
   PipelineVersionRecord,
+  RolloutRecord,
   RunQuery,
   RunRecord,
   Store,
@@ -35,6 +36,7 @@ export class LmdbStore implements Store {
   private readonly apiTokens: Database<ApiTokenRecord, string>
   private readonly apiTokenByHash: Database<string, string>
   private readonly audit: Database<AuditRecord, number>
+  private readonly rollouts: Database<RolloutRecord, string>
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true })
@@ -52,6 +54,50 @@ export class LmdbStore implements Store {
     this.apiTokens = this.root.openDB({ name: 'api-tokens' })
     this.apiTokenByHash = this.root.openDB({ name: 'api-token-by-hash' })
     this.audit = this.root.openDB({ name: 'audit' })
+    this.rollouts = this.root.openDB({ name: 'rollouts' })
+  }
+
+  setStableVersion(name: string, version: number): Promise<void> {
+    return this.root.transaction(() => {
+      const p = this.pipelines.get(name)
+      if (!p) return
+      this.pipelines.put(name, { ...p, stableVersion: version })
+      this.bumpRevision()
+    })
+  }
+
+  createRollout(rollout: RolloutRecord): Promise<{ created: RolloutRecord } | { active: RolloutRecord }> {
+    return this.root.transaction(() => {
+      for (const { value } of this.rollouts.getRange({})) {
+        if (value.pipeline === rollout.pipeline && (value.state === 'running' || value.state === 'paused'))
+          return { active: value }
+      }
+      this.rollouts.put(rollout.id, rollout)
+      this.bumpRevision()
+      return { created: rollout }
+    })
+  }
+
+  async getRollout(id: string): Promise<RolloutRecord | undefined> {
+    return this.rollouts.get(id)
+  }
+
+  async listRollouts(pipeline?: string): Promise<RolloutRecord[]> {
+    return [...this.rollouts.getRange({})]
+      .map((e) => e.value)
+      .filter((r) => pipeline === undefined || r.pipeline === pipeline)
+      .sort((a, b) => b.createdAt - a.createdAt || b.id.localeCompare(a.id))
+  }
+
+  updateRollout(id: string, change: (r: RolloutRecord) => RolloutRecord): Promise<RolloutRecord | undefined> {
+    return this.root.transaction(() => {
+      const current = this.rollouts.get(id)
+      if (!current) return undefined
+      const next = change(current)
+      this.rollouts.put(id, next)
+      this.bumpRevision()
+      return next
+    })
   }
 
   async createApiToken(token: ApiTokenRecord): Promise<void> {
@@ -174,6 +220,7 @@ export class LmdbStore implements Store {
       const record: PipelineVersionRecord = { ...version, version: latest + 1 }
       this.versions.put([version.name, record.version], record)
       this.pipelines.put(version.name, {
+        ...existing,
         name: version.name,
         latestVersion: record.version,
         createdAt: existing?.createdAt ?? version.createdAt,

@@ -98,6 +98,8 @@ export interface AuditQuery {
 export interface PipelineRecord {
   name: string
   latestVersion: number
+  /** The version agents run outside a rollout (the last completed one); absent: the latest. */
+  stableVersion?: number
   createdAt: number
   updatedAt: number
 }
@@ -110,6 +112,38 @@ export interface PipelineVersionRecord {
   specJson: string
   author: string
   createdAt: number
+}
+
+export type RolloutState = 'running' | 'paused' | 'completed' | 'aborted'
+
+export interface WaveRecord {
+  /** How many agents the rollout covers once this wave has started: a count or a percentage. */
+  size: number | string
+  /** The agents this wave added, chosen when it started. */
+  agents: string[]
+  startedAt?: number
+  /** When every agent of the wave had applied the version (the soak starts then). */
+  appliedAt?: number
+  completedAt?: number
+}
+
+export interface RolloutRecord {
+  id: string
+  pipeline: string
+  /** What agents ran before (0: nothing). */
+  fromVersion: number
+  toVersion: number
+  strategy: 'all' | 'canary'
+  waves: WaveRecord[]
+  /** Index of the wave in progress. */
+  currentWave: number
+  soakMs: number
+  state: RolloutState
+  pausedReason?: string
+  createdAt: number
+  createdBy: string
+  updatedAt: number
+  finishedAt?: number
 }
 
 export type RunStatusName = 'running' | 'succeeded' | 'failed' | 'cancelled'
@@ -207,6 +241,16 @@ export interface Store {
     expectedVersion?: number,
   ): Promise<{ record: PipelineVersionRecord } | { conflict: number }>
   getPipeline(name: string): Promise<PipelineRecord | undefined>
+  /** Sets the version agents run outside a rollout; bumps the revision. */
+  setStableVersion(name: string, version: number): Promise<void>
+
+  /** Refuses (returns the active one) while the pipeline has a running or paused rollout. */
+  createRollout(rollout: RolloutRecord): Promise<{ created: RolloutRecord } | { active: RolloutRecord }>
+  getRollout(id: string): Promise<RolloutRecord | undefined>
+  /** Newest first; only the pipeline's when given. */
+  listRollouts(pipeline?: string): Promise<RolloutRecord[]>
+  /** Read-modify-write of one rollout; bumps the revision (what agents run may change). */
+  updateRollout(id: string, change: (r: RolloutRecord) => RolloutRecord): Promise<RolloutRecord | undefined>
   listPipelines(): Promise<PipelineRecord[]>
   getPipelineVersion(name: string, version: number): Promise<PipelineVersionRecord | undefined>
   listPipelineVersions(name: string): Promise<PipelineVersionRecord[]>

@@ -1,6 +1,7 @@
 import type { Logger } from '@outpost/agent'
 import type { Audit } from './audit.js'
 import type { EventBus } from './events.js'
+import type { AlertManager } from './fleet/alerts.js'
 import type { PipelineCatalog } from './fleet/catalog.js'
 import type { RolloutController } from './fleet/rollouts.js'
 import type { SessionRegistry } from './grpc/sessions.js'
@@ -24,4 +25,5 @@ export interface ControlPlaneContext {
   /** Records an action in the audit log. */
   audit: Audit
   rollouts: RolloutController
+  alerts: AlertManager
 }

@@ -1,6 +1,13 @@
 /** In-process notifications: what changed, for the gRPC sessions and the console's live stream. */
 import { EventEmitter } from 'node:events'
-import type { AgentRecord, AuditRecord, RolloutRecord, RunRecord, ThroughputPoint } from './store/types.js'
+import type {
+  AgentRecord,
+  AlertRecord,
+  AuditRecord,
+  RolloutRecord,
+  RunRecord,
+  ThroughputPoint,
+} from './store/types.js'
 
 export interface ControlPlaneEvents {
   agent: [agent: AgentRecord]
@@ -10,6 +17,7 @@ export interface ControlPlaneEvents {
   deadLetter: [entry: { subject: string; reason: string }]
   audit: [entry: AuditRecord]
   rollout: [rollout: RolloutRecord]
+  alert: [alert: AlertRecord]
 }
 
 export class EventBus extends EventEmitter<ControlPlaneEvents> {

@@ -9,6 +9,7 @@ import { auditTo } from './audit.js'
 import { bootstrapAdminToken } from './auth/bootstrap.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
+import { AlertManager, webhookNotifier } from './fleet/alerts.js'
 import { PipelineCatalog } from './fleet/catalog.js'
 import { RolloutController } from './fleet/rollouts.js'
 import { registerAgentService } from './grpc/agent-service.js'
@@ -38,6 +39,12 @@ export interface ControlPlaneOptions {
   warehouseUrl?: string
   log: Logger
   store?: Store
+  /** URLs that receive alert notifications (JSON POSTs). */
+  alertWebhooks?: string[]
+  /** Signs webhook bodies: X-Outpost-Signature: sha256=<HMAC-SHA256 hex>. */
+  alertWebhookSecret?: string
+  /** How often alert rules are evaluated (also on every agent, run and rollout change). */
+  alertIntervalMs?: number
 }
 
 export class ControlPlane {
@@ -69,6 +76,15 @@ export class ControlPlane {
     const central = new CentralIngest(nats, warehouse, store, events, log.child({ component: 'central' }))
     const audit = auditTo(store, log, events)
     const rollouts = new RolloutController(store, events, audit, log.child({ component: 'rollouts' }))
+    const alertLog = log.child({ component: 'alerts' })
+    const alerts = new AlertManager(
+      store,
+      events,
+      audit,
+      alertLog,
+      (options.alertWebhooks ?? []).map((url) => webhookNotifier(url, options.alertWebhookSecret, alertLog)),
+      options.alertIntervalMs ?? 5000,
+    )
     const context: ControlPlaneContext = {
       store,
       events,
@@ -81,6 +97,7 @@ export class ControlPlane {
       log,
       audit,
       rollouts,
+      alerts,
     }
     await bootstrapAdminToken(store, options.dataDir, log)
     events.on('pipelines', () => void sessions.pushAll())
@@ -120,6 +137,7 @@ export class ControlPlane {
     ingest.start()
     central.start()
     rollouts.start()
+    alerts.start()
     const cp = new ControlPlane(context, grpcServer, http, grpcPort, httpPort, heartbeatMs)
     cp.sweep = setInterval(() => cp.dropSilentAgents(), Math.min(5000, heartbeatMs))
     cp.sweep.unref()
@@ -146,6 +164,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     if (this.sweep) clearInterval(this.sweep)
     this.context.rollouts.stop()
+    this.context.alerts.stop()
     this.context.ingest.stop()
     this.context.central.stop()
     for (const session of this.context.sessions.sessions.values())

@@ -7,6 +7,7 @@ import { auditTo } from './audit.js'
 import { newApiToken } from './auth/auth.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
+import { AlertManager } from './fleet/alerts.js'
 import { PipelineCatalog } from './fleet/catalog.js'
 import { RolloutController } from './fleet/rollouts.js'
 import { hashSecret } from './grpc/credentials.js'
@@ -40,6 +41,7 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
   const audit = auditTo(store, log, events)
   return {
     rollouts: new RolloutController(store, events, audit, log),
+    alerts: new AlertManager(store, events, audit, log),
     central,
     warehouse,
     store,

@@ -186,6 +186,7 @@ export interface Site {
   cp: ControlPlaneHandle
   agent: OutpostProcess
   agentId: string
+  agentStateDir: string
   stop(): Promise<void>
 }
 
@@ -195,7 +196,7 @@ export async function startSite(
 ): Promise<Site> {
   const nats = await startNats()
   const cp = await startControlPlane(nats.url, { extraArgs: options.controlPlaneArgs ?? [] })
-  const { process: agent } = await startAgent(cp.grpc, {
+  const { process: agent, stateDir: agentStateDir } = await startAgent(cp.grpc, {
     token: await createToken(cp.api),
     ...(options.agentEnv ? { env: options.agentEnv } : {}),
     ...(options.agentName ? { name: options.agentName } : {}),
@@ -207,6 +208,7 @@ export async function startSite(
     cp,
     agent,
     agentId,
+    agentStateDir,
     async stop() {
       await agent.stop()
       await cp.process.stop()

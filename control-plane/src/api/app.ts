@@ -7,6 +7,7 @@ import { HTTPException } from 'hono/http-exception'
 import { type AuthVariables, authMiddleware } from '../auth/auth.js'
 import type { ControlPlaneContext } from '../context.js'
 import { agentRoutes } from './agents.js'
+import { alertRoutes } from './alerts.js'
 import { apiTokenRoutes, auditRoutes } from './api-tokens.js'
 import { deadLetterRoutes } from './dead-letters.js'
 import { liveRoutes } from './live.js'
@@ -94,6 +95,7 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
   api.route('/api-tokens', apiTokenRoutes(ctx))
   api.route('/audit', auditRoutes(ctx))
   api.route('/rollouts', rolloutRoutes(ctx))
+  api.route('/alerts', alertRoutes(ctx))
   api.route('/', liveRoutes(ctx))
   app.route('/api/v1', api)
 

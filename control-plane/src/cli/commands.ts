@@ -11,7 +11,7 @@ import {
   UsageError,
   untilSignal,
 } from '@outpost/agent/cli'
-import { formatSpecError, parsePipelines } from '@outpost/shared'
+import { formatSpecError, parseDuration, parsePipelines } from '@outpost/shared'
 import { ApiClientError, clientFrom } from './api-client.js'
 
 const SERVER_FLAG = { server: { type: 'string' } } as const
@@ -46,6 +46,9 @@ export const controlPlaneCommand: Command = {
   --heartbeat MS          agent heartbeat interval (default 10000)
   --warehouse-url URL     PostgreSQL for central sinks (env OUTPOST_WAREHOUSE_URL); without it,
                           central tables are Parquet files under the data directory
+  --alert-webhook URL     POST alert notifications here; repeatable (env OUTPOST_ALERT_WEBHOOKS, comma-separated)
+  --alert-webhook-secret S  sign them with HMAC-SHA256 (env OUTPOST_ALERT_WEBHOOK_SECRET)
+  --alert-interval DUR    how often alert rules are evaluated (default 5s)
   --log-level, --log-format
 
 Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
@@ -61,6 +64,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         'console-dir': { type: 'string' },
         heartbeat: { type: 'string' },
         'warehouse-url': { type: 'string' },
+        'alert-webhook': { type: 'string', multiple: true },
+        'alert-webhook-secret': { type: 'string' },
+        'alert-interval': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
       },
@@ -76,6 +82,13 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       throw new UsageError('--heartbeat must be at least 100 (ms)')
     const consoleDir = values['console-dir'] ?? defaultConsoleDir()
     const warehouseUrl = values['warehouse-url'] ?? process.env.OUTPOST_WAREHOUSE_URL
+    const webhooks =
+      values['alert-webhook'] ?? (process.env.OUTPOST_ALERT_WEBHOOKS?.split(',').filter(Boolean) || undefined)
+    const webhookSecret = values['alert-webhook-secret'] ?? process.env.OUTPOST_ALERT_WEBHOOK_SECRET
+    const alertInterval =
+      values['alert-interval'] === undefined ? undefined : parseDuration(values['alert-interval'])
+    if (values['alert-interval'] !== undefined && (alertInterval === undefined || alertInterval < 100))
+      throw new UsageError('--alert-interval must be a duration of at least 100ms, such as 5s')
     const { ControlPlane } = await import('../server.js')
     const cp = await ControlPlane.start({
       dataDir: resolve(values['data-dir'] ?? process.env.OUTPOST_DATA_DIR ?? '.outpost/control-plane'),
@@ -88,6 +101,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       ...(consoleDir ? { consoleDir } : {}),
       ...(heartbeat ? { heartbeatIntervalMs: heartbeat } : {}),
       ...(warehouseUrl ? { warehouseUrl } : {}),
+      ...(webhooks?.length ? { alertWebhooks: webhooks } : {}),
+      ...(webhookSecret ? { alertWebhookSecret: webhookSecret } : {}),
+      ...(alertInterval ? { alertIntervalMs: alertInterval } : {}),
       log,
     })
     const signal = await untilSignal()
@@ -764,5 +780,69 @@ agent back to the version it ran before the rollout. Exit 1 when the rollout is 
       default:
         throw new UsageError('rollout status|start|pause|resume|abort|undo PIPELINE')
     }
+  },
+}
+
+export const alertsCommand: Command = {
+  name: 'alerts',
+  summary: "List alerts, acknowledge or resolve them, and set the rules' thresholds.",
+  usage: `Usage: outpost alerts [list] [--state firing|acknowledged|resolved] [-o json] [--server URL]
+       outpost alerts ack|resolve ID [--note TEXT]
+       outpost alerts settings [--offline-after 2m] [--run-failures 3] [--outbox-age 15m] [--disk-ratio 0.8]`,
+  async run(argv) {
+    const { values, positionals } = parseFlags(argv, {
+      state: { type: 'string' },
+      note: { type: 'string' },
+      output: { type: 'string', short: 'o' },
+      'offline-after': { type: 'string' },
+      'run-failures': { type: 'string' },
+      'outbox-age': { type: 'string' },
+      'disk-ratio': { type: 'string' },
+      ...SERVER_FLAG,
+    })
+    const client = clientFrom(values.server)
+    const [action = 'list', id] = positionals
+    if (action === 'ack' || action === 'resolve') {
+      if (!id) throw new UsageError(`alerts ${action} ID`)
+      const verb = action === 'ack' ? 'acknowledge' : 'resolve'
+      const a = await client
+        .request<Row>('POST', `api/v1/alerts/${encodeURIComponent(id)}/${verb}`, {
+          json: values.note ? { note: values.note } : {},
+        })
+        .catch(apiFailure)
+      process.stdout.write(`alert ${a.id}: ${a.state}\n`)
+      return EXIT.ok
+    }
+    if (action === 'settings') {
+      const change = {
+        ...(values['offline-after'] ? { agentOfflineAfter: values['offline-after'] } : {}),
+        ...(values['run-failures'] ? { runFailuresInARow: Number(values['run-failures']) } : {}),
+        ...(values['outbox-age'] ? { outboxAge: values['outbox-age'] } : {}),
+        ...(values['disk-ratio'] ? { diskBudgetRatio: Number(values['disk-ratio']) } : {}),
+      }
+      const settings = await (Object.keys(change).length > 0
+        ? client.request<Row>('PUT', 'api/v1/alerts/settings', { json: change })
+        : client.request<Row>('GET', 'api/v1/alerts/settings')
+      ).catch(apiFailure)
+      process.stdout.write(`${JSON.stringify(settings, null, 2)}\n`)
+      return EXIT.ok
+    }
+    if (action !== 'list') throw new UsageError('alerts list|ack|resolve|settings')
+    const data = await client
+      .request<{ items: Row[] }>('GET', `api/v1/alerts${values.state ? `?state=${values.state}` : ''}`)
+      .catch(apiFailure)
+    if (values.output === 'json') process.stdout.write(`${JSON.stringify(data.items, null, 2)}\n`)
+    else
+      process.stdout.write(
+        `${table(data.items, [
+          ['ID', (r) => r.id],
+          ['STATE', (r) => r.state],
+          ['SEVERITY', (r) => r.severity],
+          ['RULE', (r) => r.rule],
+          ['FIRED', (r) => ago(r.firedAt)],
+          ['SUMMARY', (r) => r.summary],
+        ])}\n`,
+      )
+    return EXIT.ok
   },
 }

@@ -2,6 +2,7 @@
 import { agentCommands, runCli } from '@outpost/agent/cli'
 import {
   agentAdminCommand,
+  alertsCommand,
   apiTokenCommand,
   applyCommand,
   auditCommand,
@@ -28,6 +29,7 @@ const commands = [
   apiTokenCommand,
   auditCommand,
   rolloutCommand,
+  alertsCommand,
   upCommand,
 ]
 const code = await runCli(commands, process.argv.slice(2))

@@ -11,15 +11,30 @@ export interface DriftEntry {
 
 export interface AgentView extends Omit<AgentRecord, 'credentialHash'> {
   state: AgentStateName
+  degradedReasons: string[]
   drift: DriftEntry[]
 }
+
+/** Why a connected agent is degraded: failing runs, a pipeline it cannot apply, a backlog, a full disk. */
+export function degradedReasons(agent: AgentRecord): string[] {
+  const s = agent.status
+  const reasons: string[] = []
+  if ((s?.runsFailedRecently ?? 0) > 0) reasons.push(`${s?.runsFailedRecently} runs failed recently`)
+  for (const p of agent.applied) if (p.state === 'failed') reasons.push(`cannot apply ${p.name}@${p.version}`)
+  if ((s?.outboxOldestAgeMs ?? 0) > BACKLOG_AGE_MS)
+    reasons.push(`oldest undelivered batch is ${Math.round((s?.outboxOldestAgeMs ?? 0) / 60_000)} min old`)
+  if (s?.diskBudgetBytes && s.outboxBytes > 0.8 * s.diskBudgetBytes)
+    reasons.push(`outbox at ${Math.round((100 * s.outboxBytes) / s.diskBudgetBytes)} % of its disk budget`)
+  return reasons
+}
+
+/** An undelivered batch older than this means the backlog is not draining. */
+const BACKLOG_AGE_MS = 5 * 60_000
 
 export function agentState(agent: AgentRecord): AgentStateName {
   if (agent.revokedAt) return 'revoked'
   if (!agent.connected) return 'offline'
-  if ((agent.status?.runsFailedRecently ?? 0) > 0 || agent.applied.some((p) => p.state === 'failed'))
-    return 'degraded'
-  return 'online'
+  return degradedReasons(agent).length > 0 ? 'degraded' : 'online'
 }
 
 export async function agentView(agent: AgentRecord, catalog: PipelineCatalog): Promise<AgentView> {
@@ -52,5 +67,5 @@ export async function agentView(agent: AgentRecord, catalog: PipelineCatalog): P
       applied: { version: a.version, hash: a.hash, state: a.state, ...(a.error ? { error: a.error } : {}) },
     })
   }
-  return { ...rest, state: agentState(agent), drift }
+  return { ...rest, state: agentState(agent), degradedReasons: degradedReasons(agent), drift }
 }

@@ -74,6 +74,7 @@ function statusRecord(status: AgentStatus | undefined): AgentStatusRecord | unde
     outboxOldestAgeMs: Number(status.outboxOldestAgeMs),
     natsConnected: status.natsConnected,
     runsFailedRecently: status.runsFailedRecently,
+    diskBudgetBytes: Number(status.diskBudgetBytes),
   }
 }
 

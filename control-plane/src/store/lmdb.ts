@@ -4,6 +4,9 @@ import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type {
   AgentRecord,
+  AlertRecord,
+  AlertSettings,
+  AlertState,
   ApiTokenRecord,
   AuditQuery,
   AuditRecord,
@@ -17,6 +20,7 @@ import type {
   ThroughputPoint,
   TokenRecord,
 } from './types.js'
+import { DEFAULT_ALERT_SETTINGS } from './types.js'
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
 const THROUGHPUT_RETENTION_MS = 7 * 86_400_000
@@ -37,6 +41,8 @@ export class LmdbStore implements Store {
   private readonly apiTokenByHash: Database<string, string>
   private readonly audit: Database<AuditRecord, number>
   private readonly rollouts: Database<RolloutRecord, string>
+  private readonly alerts: Database<AlertRecord, string>
+  private readonly openAlerts: Database<string, string>
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true })
@@ -55,6 +61,45 @@ export class LmdbStore implements Store {
     this.apiTokenByHash = this.root.openDB({ name: 'api-token-by-hash' })
     this.audit = this.root.openDB({ name: 'audit' })
     this.rollouts = this.root.openDB({ name: 'rollouts' })
+    this.alerts = this.root.openDB({ name: 'alerts' })
+    this.openAlerts = this.root.openDB({ name: 'open-alerts' })
+  }
+
+  async putAlert(alert: AlertRecord): Promise<void> {
+    await this.root.transaction(() => {
+      this.alerts.put(alert.id, alert)
+      if (alert.state === 'resolved') {
+        if (this.openAlerts.get(alert.key) === alert.id) this.openAlerts.remove(alert.key)
+      } else this.openAlerts.put(alert.key, alert.id)
+    })
+  }
+
+  async getAlert(id: string): Promise<AlertRecord | undefined> {
+    return this.alerts.get(id)
+  }
+
+  async listAlerts(query: { state?: AlertState; limit?: number }): Promise<AlertRecord[]> {
+    return [...this.alerts.getRange({})]
+      .map((e) => e.value)
+      .filter((a) => !query.state || a.state === query.state)
+      .sort((a, b) => b.firedAt - a.firedAt || b.id.localeCompare(a.id))
+      .slice(0, Math.min(query.limit ?? 200, 1000))
+  }
+
+  async openAlert(key: string): Promise<AlertRecord | undefined> {
+    const id = this.openAlerts.get(key)
+    return id ? this.alerts.get(id) : undefined
+  }
+
+  async alertSettings(): Promise<AlertSettings> {
+    return {
+      ...DEFAULT_ALERT_SETTINGS,
+      ...((this.meta.get('alert-settings') as Partial<AlertSettings>) ?? {}),
+    }
+  }
+
+  async setAlertSettings(settings: AlertSettings): Promise<void> {
+    await this.meta.put('alert-settings', settings)
   }
 
   setStableVersion(name: string, version: number): Promise<void> {

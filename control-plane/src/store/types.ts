@@ -28,6 +28,8 @@ export interface AgentStatusRecord {
   outboxOldestAgeMs: number
   natsConnected: boolean
   runsFailedRecently: number
+  /** The agent's outbox disk budget (0: unlimited). */
+  diskBudgetBytes?: number
 }
 
 export interface AgentRecord {
@@ -112,6 +114,50 @@ export interface PipelineVersionRecord {
   specJson: string
   author: string
   createdAt: number
+}
+
+export type AlertRule =
+  | 'agent_offline'
+  | 'run_failed'
+  | 'quality'
+  | 'outbox_age'
+  | 'disk_budget'
+  | 'rollout_paused'
+export type AlertState = 'firing' | 'acknowledged' | 'resolved'
+
+export interface AlertRecord {
+  id: string
+  /** One open alert per key: the rule and what it is about (`agent_offline/agt-1`). */
+  key: string
+  rule: AlertRule
+  severity: 'warning' | 'critical'
+  agentId?: string
+  pipeline?: string
+  rollout?: string
+  summary: string
+  state: AlertState
+  firedAt: number
+  updatedAt: number
+  acknowledgedAt?: number
+  acknowledgedBy?: string
+  resolvedAt?: number
+  resolvedBy?: string
+  history: { at: number; state: AlertState; by: string; note?: string }[]
+}
+
+/** Thresholds of the alert rules, editable by admins. */
+export interface AlertSettings {
+  agentOfflineAfterMs: number
+  runFailuresInARow: number
+  outboxAgeMs: number
+  diskBudgetRatio: number
+}
+
+export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
+  agentOfflineAfterMs: 120_000,
+  runFailuresInARow: 3,
+  outboxAgeMs: 15 * 60_000,
+  diskBudgetRatio: 0.8,
 }
 
 export type RolloutState = 'running' | 'paused' | 'completed' | 'aborted'
@@ -221,6 +267,15 @@ export interface Store {
   listApiTokens(): Promise<ApiTokenRecord[]>
   findApiToken(hash: string): Promise<ApiTokenRecord | undefined>
   revokeApiToken(id: string, now: number): Promise<ApiTokenRecord | undefined>
+
+  putAlert(alert: AlertRecord): Promise<void>
+  getAlert(id: string): Promise<AlertRecord | undefined>
+  /** Newest first. */
+  listAlerts(query: { state?: AlertState; limit?: number }): Promise<AlertRecord[]>
+  /** The firing or acknowledged alert with this key. */
+  openAlert(key: string): Promise<AlertRecord | undefined>
+  alertSettings(): Promise<AlertSettings>
+  setAlertSettings(settings: AlertSettings): Promise<void>
 
   appendAudit(entry: Omit<AuditRecord, 'seq'>): Promise<AuditRecord>
   /** Newest first. */

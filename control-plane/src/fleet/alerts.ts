@@ -1,0 +1,283 @@
+/**
+ * Alerts, evaluated on the control plane from what it already knows: an agent offline, runs of a
+ * pipeline failing N times in a row, a run's data quality below its thresholds, the oldest
+ * undelivered batch too old, an outbox near its disk budget, a rollout paused. Each condition is
+ * one open alert (by key) that is firing or acknowledged until the condition clears, when it is
+ * resolved by itself, or until someone resolves it. Every change is kept in the alert's history,
+ * written to the log, and sent to the webhooks (signed, retried).
+ */
+import { createHmac } from 'node:crypto'
+import type { Logger } from '@outpost/agent'
+import type { Audit } from '../audit.js'
+import type { EventBus } from '../events.js'
+import { randomId } from '../grpc/credentials.js'
+import type { AlertRecord, AlertRule, AlertSettings, AlertState, RunRecord, Store } from '../store/types.js'
+
+interface Condition {
+  key: string
+  rule: AlertRule
+  severity: AlertRecord['severity']
+  summary: string
+  agentId?: string
+  pipeline?: string
+  rollout?: string
+}
+
+export interface AlertNotification {
+  event: `alert.${AlertState}`
+  alert: AlertRecord
+}
+
+export type Notifier = (n: AlertNotification) => void
+
+/** Posts notifications as JSON, signed with HMAC-SHA256 when a secret is set, retried with backoff. */
+export function webhookNotifier(
+  url: string,
+  secret: string | undefined,
+  log: Logger,
+  options: { attempts?: number; firstDelayMs?: number } = {},
+): Notifier {
+  const attempts = options.attempts ?? 5
+  const firstDelay = options.firstDelayMs ?? 1000
+  return (n) => {
+    const body = JSON.stringify(n)
+    const delivery = randomId('dlv-', 12)
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'outpost-alerts',
+      'x-outpost-event': n.event,
+      'x-outpost-delivery': delivery,
+      ...(secret
+        ? { 'x-outpost-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` }
+        : {}),
+    }
+    void (async () => {
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+          const r = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) })
+          if (r.ok) return
+          log.warn('alert webhook refused', { url, status: r.status, attempt, delivery })
+        } catch (error) {
+          log.warn('alert webhook unreachable', { url, error: (error as Error).message, attempt, delivery })
+        }
+        if (attempt < attempts) await new Promise((r) => setTimeout(r, firstDelay * 2 ** (attempt - 1)))
+      }
+      log.error('alert webhook gave up', { url, delivery, event: n.event, alert: n.alert.id })
+    })()
+  }
+}
+
+function consecutiveFailures(runs: RunRecord[]): number {
+  let n = 0
+  for (const r of runs) {
+    if (r.status === 'running') continue
+    if (r.status !== 'failed') break
+    n++
+  }
+  return n
+}
+
+export class AlertManager {
+  private timer: NodeJS.Timeout | undefined
+  private chain: Promise<void> = Promise.resolve()
+  private pending = false
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly audit: Audit,
+    private readonly log: Logger,
+    private readonly notifiers: Notifier[] = [],
+    private readonly intervalMs = 5000,
+  ) {}
+
+  start(): void {
+    const poke = () => this.schedule()
+    this.events.on('agent', poke)
+    this.events.on('run', poke)
+    this.events.on('rollout', poke)
+    this.timer = setInterval(poke, this.intervalMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer)
+  }
+
+  schedule(): void {
+    if (this.pending) return
+    this.pending = true
+    this.chain = this.chain
+      .then(async () => {
+        this.pending = false
+        await this.evaluate()
+      })
+      .catch((error) => this.log.error('alert evaluation failed', { error: (error as Error).message }))
+  }
+
+  /** What is wrong right now, one condition per alert key. */
+  async conditions(now: number, settings: AlertSettings): Promise<Condition[]> {
+    const out: Condition[] = []
+    const agents = (await this.store.listAgents()).filter((a) => !a.revokedAt)
+    const names = new Map(agents.map((a) => [a.id, a.name]))
+    for (const a of agents) {
+      const who = `agent ${a.name} (${a.id})`
+      const seen = a.lastSeenAt ?? a.enrolledAt
+      if (!a.connected && now - seen > settings.agentOfflineAfterMs)
+        out.push({
+          key: `agent_offline/${a.id}`,
+          rule: 'agent_offline',
+          severity: 'critical',
+          agentId: a.id,
+          summary: `${who} is offline; last seen ${new Date(seen).toISOString()}`,
+        })
+      const s = a.status
+      if (!s) continue
+      if (s.outboxOldestAgeMs > settings.outboxAgeMs)
+        out.push({
+          key: `outbox_age/${a.id}`,
+          rule: 'outbox_age',
+          severity: 'warning',
+          agentId: a.id,
+          summary: `${who}: the oldest undelivered batch is ${Math.round(s.outboxOldestAgeMs / 60_000)} min old (${s.outboxBatches} batches waiting)`,
+        })
+      if (s.diskBudgetBytes && s.outboxBytes > settings.diskBudgetRatio * s.diskBudgetBytes)
+        out.push({
+          key: `disk_budget/${a.id}`,
+          rule: 'disk_budget',
+          severity: 'warning',
+          agentId: a.id,
+          summary: `${who}: the outbox holds ${Math.round((100 * s.outboxBytes) / s.diskBudgetBytes)} % of its disk budget`,
+        })
+    }
+    // Runs, newest first, per agent and pipeline.
+    const series = new Map<string, RunRecord[]>()
+    for (const r of await this.store.listRuns({ limit: 1000 })) {
+      if (!names.has(r.agentId)) continue
+      const key = `${r.agentId}/${r.pipeline}`
+      const list = series.get(key) ?? []
+      list.push(r)
+      series.set(key, list)
+    }
+    for (const [key, runs] of series) {
+      const last = runs.find((r) => r.status !== 'running')
+      if (!last) continue
+      const who = `agent ${names.get(last.agentId)} (${last.agentId})`
+      const failures = consecutiveFailures(runs)
+      if (failures >= settings.runFailuresInARow)
+        out.push({
+          key: `run_failed/${key}`,
+          rule: 'run_failed',
+          severity: 'critical',
+          agentId: last.agentId,
+          pipeline: last.pipeline,
+          summary: `${failures} runs of ${last.pipeline} on ${who} failed in a row; the last: ${last.errors[0]?.message ?? 'no error recorded'}`,
+        })
+      const quality = last.quality as { status?: string } | undefined
+      if (quality?.status === 'fail') {
+        const breach =
+          last.errors.find((e) => e.code === 'quality')?.message ?? 'a fail threshold was not met'
+        out.push({
+          key: `quality/${key}`,
+          rule: 'quality',
+          severity: 'warning',
+          agentId: last.agentId,
+          pipeline: last.pipeline,
+          summary: `data quality of ${last.pipeline} on ${who} is below its threshold: ${breach}`,
+        })
+      }
+    }
+    for (const r of await this.store.listRollouts()) {
+      if (r.state !== 'paused') continue
+      out.push({
+        key: `rollout_paused/${r.id}`,
+        rule: 'rollout_paused',
+        severity: 'warning',
+        pipeline: r.pipeline,
+        rollout: r.id,
+        summary: `rollout ${r.id} of ${r.pipeline} version ${r.toVersion} is paused: ${r.pausedReason ?? 'no reason given'}`,
+      })
+    }
+    return out
+  }
+
+  async evaluate(now = Date.now()): Promise<void> {
+    const settings = await this.store.alertSettings()
+    const current = await this.conditions(now, settings)
+    const keys = new Set(current.map((c) => c.key))
+    for (const c of current) {
+      if (await this.store.openAlert(c.key)) continue
+      const alert: AlertRecord = {
+        id: randomId('alr-', 10),
+        key: c.key,
+        rule: c.rule,
+        severity: c.severity,
+        ...(c.agentId ? { agentId: c.agentId } : {}),
+        ...(c.pipeline ? { pipeline: c.pipeline } : {}),
+        ...(c.rollout ? { rollout: c.rollout } : {}),
+        summary: c.summary,
+        state: 'firing',
+        firedAt: now,
+        updatedAt: now,
+        history: [{ at: now, state: 'firing', by: 'system' }],
+      }
+      await this.store.putAlert(alert)
+      this.publish(alert)
+    }
+    for (const open of [
+      ...(await this.store.listAlerts({ state: 'firing' })),
+      ...(await this.store.listAlerts({ state: 'acknowledged' })),
+    ]) {
+      if (keys.has(open.key)) continue
+      await this.change(open.id, 'resolved', 'system', 'the condition cleared', now)
+    }
+  }
+
+  private publish(alert: AlertRecord): void {
+    const level = alert.state === 'firing' ? 'warn' : 'info'
+    this.log[level](`alert ${alert.state}`, { alert: alert.id, rule: alert.rule, summary: alert.summary })
+    this.events.emit('alert', alert)
+    for (const notify of this.notifiers) notify({ event: `alert.${alert.state}`, alert })
+  }
+
+  private async change(
+    id: string,
+    state: AlertState,
+    by: string,
+    note: string | undefined,
+    now = Date.now(),
+  ) {
+    const alert = await this.store.getAlert(id)
+    if (!alert) return undefined
+    if (alert.state === 'resolved') return alert
+    if (alert.state === state) return alert
+    const next: AlertRecord = {
+      ...alert,
+      state,
+      updatedAt: now,
+      ...(state === 'acknowledged' ? { acknowledgedAt: now, acknowledgedBy: by } : {}),
+      ...(state === 'resolved' ? { resolvedAt: now, resolvedBy: by } : {}),
+      history: [...alert.history, { at: now, state, by, ...(note ? { note } : {}) }],
+    }
+    await this.store.putAlert(next)
+    this.publish(next)
+    return next
+  }
+
+  async acknowledge(id: string, by: string, note?: string): Promise<AlertRecord | undefined> {
+    const a = await this.change(id, 'acknowledged', by, note)
+    if (a) await this.audit(by, 'alert.acknowledge', id, { rule: a.rule, ...(note ? { note } : {}) })
+    return a
+  }
+
+  async resolve(id: string, by: string, note?: string): Promise<AlertRecord | undefined> {
+    const a = await this.change(id, 'resolved', by, note)
+    if (a) await this.audit(by, 'alert.resolve', id, { rule: a.rule, ...(note ? { note } : {}) })
+    return a
+  }
+
+  /** Waits for evaluations under way (tests). */
+  idle(): Promise<void> {
+    return this.chain
+  }
+}

@@ -92,3 +92,35 @@ describe('Scheduler', () => {
     expect(scheduler.activeRuns).toBe(0)
   })
 })
+
+describe('Scheduler after', () => {
+  it('runs a pipeline once all the pipelines it comes after have succeeded, not after a failure', async () => {
+    const ran: string[] = []
+    let failB = true
+    const scheduler = new Scheduler(async (p, trigger) => {
+      ran.push(`${p.name}:${trigger}`)
+      const o = outcome(p, trigger)
+      if (p.name === 'b' && failB) {
+        failB = false
+        return { ...o, status: 'failed' }
+      }
+      return o
+    }, log)
+    const wait = () => new Promise((r) => setTimeout(r, 50))
+    scheduler.apply([runnable('a', 'manual'), runnable('b', 'manual'), runnable('c', '{ after: [a, b] }')])
+    scheduler.trigger('a')
+    await wait()
+    scheduler.trigger('b')
+    await wait()
+    // b failed: c waits.
+    expect(ran).toEqual(['a:manual', 'b:manual'])
+    scheduler.trigger('b')
+    await wait()
+    expect(ran).toEqual(['a:manual', 'b:manual', 'b:manual', 'c:after'])
+    // Both must succeed again before c runs again.
+    scheduler.trigger('a')
+    await wait()
+    expect(ran.filter((r) => r.startsWith('c'))).toHaveLength(1)
+    await scheduler.stop()
+  })
+})

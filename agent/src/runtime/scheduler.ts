@@ -1,6 +1,6 @@
 /**
  * Starts runs of the assigned pipelines on their schedules: cron (with time zone), fixed
- * intervals, continuous, or only on demand. A pipeline never runs twice at once; a trigger that
+ * intervals, continuous, after other pipelines (a DAG on this agent), or only on demand. A pipeline never runs twice at once; a trigger that
  * arrives while it runs queues one more run. A global limit caps concurrent runs.
  */
 import { nextRunAt } from '@outpost/shared'
@@ -36,6 +36,8 @@ export class Scheduler {
   private active = 0
   private readonly waiting: (() => void)[] = []
   private stopped = false
+  /** For `after` pipelines: the upstreams that have succeeded since they last ran. */
+  private readonly upstreamDone = new Map<string, Set<string>>()
 
   constructor(
     private readonly run: RunFunction,
@@ -157,6 +159,7 @@ export class Scheduler {
     })().finally(() => {
       entry.running = undefined
       for (const w of waiters) w(outcome)
+      if (outcome?.status === 'succeeded' && outcome.trigger !== 'replay') this.succeeded(entry.pipeline.name)
       if (entry.removed || this.stopped) {
         for (const list of entry.waiters.values()) for (const w of list) w(undefined)
         entry.waiters.clear()
@@ -169,6 +172,20 @@ export class Scheduler {
         this.plan(entry)
       }
     })
+  }
+
+  /** Starts the pipelines scheduled `after` this one once all their upstreams have succeeded. */
+  private succeeded(name: string): void {
+    for (const e of this.entries.values()) {
+      const s = e.pipeline.schedule
+      if (s.kind !== 'after' || !s.after.includes(name)) continue
+      const done = this.upstreamDone.get(e.pipeline.name) ?? new Set<string>()
+      done.add(name)
+      if (s.after.every((u) => done.has(u))) {
+        this.upstreamDone.delete(e.pipeline.name)
+        this.trigger(e.pipeline.name, 'after')
+      } else this.upstreamDone.set(e.pipeline.name, done)
+    }
   }
 
   private async slot(): Promise<void> {

@@ -76,6 +76,19 @@ describe('REST API', () => {
     expect((await send('GET', '/api/v1/pipelines/d/versions/9/diff')).status).toBe(404)
   })
 
+  it('refuses after on an unknown pipeline and a cycle of after, naming them', async () => {
+    await send('PUT', '/api/v1/pipelines/a', yaml('a'))
+    expect((await send('PUT', '/api/v1/pipelines/b', yaml('b', '  schedule: { after: [a] }\n'))).status).toBe(
+      201,
+    )
+    const unknown = await send('PUT', '/api/v1/pipelines/c', yaml('c', '  schedule: { after: [nope] }\n'))
+    expect(unknown.status).toBe(400)
+    expect(await unknown.text()).toContain('spec.schedule.after[0]: pipeline nope does not exist')
+    const cycle = await send('PUT', '/api/v1/pipelines/a', yaml('a', '  schedule: { after: [b] }\n'))
+    expect(cycle.status).toBe(400)
+    expect(await cycle.text()).toContain('a cycle: a → b → a')
+  })
+
   it('refuses an invalid spec with 400 and every field path', async () => {
     const r = await send(
       'POST',

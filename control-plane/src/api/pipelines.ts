@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf'
 import { specHash } from '@outpost/agent'
 import {
+  afterCycle,
   formatPath,
   type ParsedPipeline,
   parsePipeline,
@@ -91,6 +92,33 @@ function versionView(v: PipelineVersionRecord) {
 export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
   const app = new Hono()
 
+  /** `after` names pipelines that exist, and adds no cycle to the DAG. */
+  const checkAfter = async (name: string, parsed: ParsedPipeline) => {
+    const schedule = parsed.pipeline.spec.schedule
+    const upstreams = new Map<string, string[]>()
+    for (const p of await ctx.store.listPipelines()) {
+      const v = await ctx.store.getPipelineVersion(p.name, p.latestVersion)
+      const s = v ? (JSON.parse(v.specJson) as { spec?: { schedule?: unknown } }).spec?.schedule : undefined
+      upstreams.set(
+        p.name,
+        s && typeof s === 'object' && 'after' in s ? (s as { after: string[] }).after : [],
+      )
+    }
+    const mine = typeof schedule === 'object' && 'after' in schedule ? schedule.after : []
+    upstreams.set(name, mine)
+    mine.forEach((up, i) => {
+      if (!upstreams.has(up))
+        throw badRequest(`spec.schedule.after[${i}]: pipeline ${up} does not exist`, [
+          { path: `spec.schedule.after[${i}]`, message: `pipeline ${up} does not exist` },
+        ])
+    })
+    const cycle = afterCycle(upstreams)
+    if (cycle)
+      throw badRequest(`spec.schedule.after: a cycle: ${cycle}`, [
+        { path: 'spec.schedule.after', message: `these pipelines would wait for each other: ${cycle}` },
+      ])
+  }
+
   const rolloutPlan = (strategy?: string, waves?: string, soak?: string): RolloutPlan => {
     try {
       return planFrom(strategy, waves, soak)
@@ -175,6 +203,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
       const latest = await ctx.store.getPipelineVersion(name, existing.latestVersion)
       if (latest?.hash === hash) return c.json({ name, version: latest.version, hash, unchanged: true }, 200)
     }
+    await checkAfter(name, parsed)
     // How the new version reaches the agents: at once (default), or in canary waves.
     const plan = rolloutPlan(c.req.query('strategy'), c.req.query('waves'), c.req.query('soak'))
     const active = (await ctx.store.listRollouts(name)).find(isActive)

@@ -42,9 +42,19 @@ const every = z.strictObject({
     .describe('Fixed interval between run starts, e.g. 30s.'),
 })
 
+const after = z.strictObject({
+  after: z
+    .array(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a pipeline name'))
+    .min(1, 'after needs at least one pipeline')
+    .refine((l) => new Set(l).size === l.length, 'a pipeline is listed twice')
+    .describe('Run on the same agent once each of these pipelines has succeeded since this one last ran.'),
+})
+
 export const schedule = z
-  .union([cronText, every, cronWithZone])
-  .describe('"manual", "continuous", a cron expression, { every: 30s } or { cron, timezone }.')
+  .union([cronText, every, cronWithZone, after])
+  .describe(
+    '"manual", "continuous", a cron expression, { every: 30s }, { cron, timezone } or { after: [pipeline] }.',
+  )
 
 export type ScheduleInput = z.input<typeof schedule>
 export type Schedule =
@@ -52,6 +62,7 @@ export type Schedule =
   | { kind: 'continuous' }
   | { kind: 'every'; everyMs: number }
   | { kind: 'cron'; cron: string; timezone: string }
+  | { kind: 'after'; after: string[] }
 
 export function normalizeSchedule(value: z.output<typeof schedule>): Schedule {
   if (typeof value === 'string') {
@@ -59,6 +70,7 @@ export function normalizeSchedule(value: z.output<typeof schedule>): Schedule {
     return { kind: 'cron', cron: value, timezone: 'UTC' }
   }
   if ('every' in value) return { kind: 'every', everyMs: value.every }
+  if ('after' in value) return { kind: 'after', after: value.after }
   return { kind: 'cron', cron: value.cron, timezone: value.timezone ?? 'UTC' }
 }
 
@@ -66,6 +78,7 @@ export function normalizeSchedule(value: z.output<typeof schedule>): Schedule {
 export function nextRunAt(s: Schedule, from: Date, lastStart?: number): number | undefined {
   switch (s.kind) {
     case 'manual':
+    case 'after':
       return undefined
     case 'continuous':
       return from.getTime()
@@ -74,4 +87,31 @@ export function nextRunAt(s: Schedule, from: Date, lastStart?: number): number |
     case 'cron':
       return new Cron(s.cron, { paused: true, timezone: s.timezone }).nextRun(from)?.getTime()
   }
+}
+
+/**
+ * The first cycle among `after` dependencies, as a path (`a → b → a`), given each pipeline's
+ * upstream list; undefined when there is none.
+ */
+export function afterCycle(upstreams: ReadonlyMap<string, readonly string[]>): string | undefined {
+  const state = new Map<string, 'visiting' | 'done'>()
+  const path: string[] = []
+  const visit = (name: string): string | undefined => {
+    if (state.get(name) === 'done') return undefined
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name].join(' → ')
+    state.set(name, 'visiting')
+    path.push(name)
+    for (const up of upstreams.get(name) ?? []) {
+      const cycle = visit(up)
+      if (cycle) return cycle
+    }
+    path.pop()
+    state.set(name, 'done')
+    return undefined
+  }
+  for (const name of upstreams.keys()) {
+    const cycle = visit(name)
+    if (cycle) return cycle
+  }
+  return undefined
 }

@@ -37,3 +37,28 @@ describe('parseSelectorQuery', () => {
     })
   })
 })
+
+describe('afterCycle', () => {
+  it('finds a cycle among after dependencies and names its path', async () => {
+    const { afterCycle } = await import('./schedule.js')
+    expect(
+      afterCycle(
+        new Map([
+          ['c', ['a', 'b']],
+          ['a', []],
+          ['b', ['a']],
+        ]),
+      ),
+    ).toBeUndefined()
+    expect(
+      afterCycle(
+        new Map([
+          ['a', ['c']],
+          ['b', ['a']],
+          ['c', ['b']],
+        ]),
+      ),
+    ).toBe('a → c → b → a')
+    expect(afterCycle(new Map([['x', ['x']]]))).toBe('x → x')
+  })
+})

@@ -1,7 +1,7 @@
 /**
  * Column profiles for the quality report. A worker profiles each batch (counts, nulls, rule
  * failures, min/max/sum, distinct values, frequent values); the main thread merges the batches of
- * a run and judges the thresholds at its end. Distinct values are counted exactly (52-bit hashes)
+ * a run and judges the thresholds at its end. Distinct values are counted exactly (53-bit hashes)
  * for columns with a uniqueness threshold and estimated with a HyperLogLog sketch for the rest.
  */
 import type { ColumnTypeName, ValidateSpec } from '@outpost/shared'
@@ -10,6 +10,13 @@ import { type Column, formatValue, type Value } from '@outpost/shared/batch'
 const HLL_BITS = 10
 const HLL_SIZE = 1 << HLL_BITS
 const TOP_PER_BATCH = 20
+/**
+ * Distinct values whose frequency a batch counts. Values first seen after this many others in a
+ * batch are not counted towards its top values (they still count everywhere else): a column
+ * that varies this much has few frequent values, and counting every one of them cost more than
+ * the rest of the profile.
+ */
+const TOP_DISTINCT = 1024
 const TOP_KEPT = 200
 /** Beyond this many distinct values per column, exact counting gives way to the estimate. */
 const EXACT_LIMIT = 2_000_000
@@ -43,6 +50,13 @@ export interface BatchProfile {
   rules: RuleCount[]
 }
 
+/** The last steps of MurmurHash3's 32-bit finaliser: every input bit reaches every output bit. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
 /** 53 bits of a string's hash (two 32-bit FNV-1a variants, mixed). */
 function hash(text: string): number {
   let a = 0x811c9dc5
@@ -59,6 +73,57 @@ function hash(text: string): number {
   b = Math.imul(b, 0xc2b2ae35)
   b ^= b >>> 16
   return (a >>> 0) * 2 ** 21 + ((b >>> 0) & 0x1fffff)
+}
+
+const float = new Float64Array(1)
+const words = new Uint32Array(float.buffer)
+
+/**
+ * 53 bits of a number's hash, from its 64 bits (no text: formatting every timestamp of a batch
+ * cost more than the rest of its profile). 0 and -0 are one value, as are all NaNs.
+ */
+function hashNumber(n: number): number {
+  float[0] = n === 0 ? 0 : Number.isNaN(n) ? Number.NaN : n
+  // a and hi ^ a determine both words, so distinct numbers only collide in the truncation to 53 bits.
+  const a = fmix((words[0] as number) + Math.imul(words[1] as number, 0x9e3779b1))
+  const b = fmix((words[1] as number) ^ a)
+  return a * 2 ** 21 + (b & 0x1fffff)
+}
+
+/** The hash of a value as it is counted in a profile (see `countKey`). */
+function hashKey(key: CountKey): number {
+  return typeof key === 'number' ? hashNumber(key) : hash(String(key))
+}
+
+/**
+ * A cell as the key it is counted under: the value itself, so a batch's values are never turned
+ * into text (the top values are formatted once, at the end). Keys are equal exactly when the
+ * cells' texts are: a safe bigint becomes its number, bytes become their base64 text.
+ */
+type CountKey = string | number | bigint | boolean
+
+function countKey(v: Exclude<Value, null>, type: ColumnTypeName): CountKey {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v
+  if (v instanceof Uint8Array) return formatValue(v, type) ?? ''
+  return v
+}
+
+/**
+ * The `n` most frequent entries, most frequent first and ties in first-seen order: what a stable
+ * sort of all entries by count would give, without sorting them all.
+ */
+function topEntries<K>(counts: Map<K, number>, n: number): [K, number][] {
+  const top: [K, number][] = []
+  for (const [key, count] of counts) {
+    if (top.length === n && count <= (top[n - 1] as [K, number])[1]) continue
+    let i = top.length < n ? top.length : n - 1
+    while (i > 0 && (top[i - 1] as [K, number])[1] < count) {
+      top[i] = top[i - 1] as [K, number]
+      i--
+    }
+    top[i] = [key, count]
+  }
+  return top
 }
 
 function hllAdd(registers: Uint8Array, h: number): void {
@@ -105,24 +170,31 @@ export function profileBatch(
   const profiles = columns.map((col, c): ColumnBatchProfile => {
     const hll = new Uint8Array(HLL_SIZE)
     const hashes: number[] | undefined = exact.has(col.name) ? [] : undefined
-    const counts = new Map<string, number>()
+    // Values are counted exactly, up to TOP_DISTINCT distinct values per batch (see TOP_DISTINCT).
+    const counts = new Map<CountKey, number>()
     const numeric = col.type === 'int' || col.type === 'float' || col.type === 'decimal'
     let nulls = 0
     let min = Number.POSITIVE_INFINITY
     let max = Number.NEGATIVE_INFINITY
     let sum = 0
     let numbers = 0
-    for (const row of rows) {
-      const v = row[c] as Value
+    for (let r = 0; r < rows.length; r++) {
+      const v = (rows[r] as Value[])[c]
       if (v === null || v === undefined) {
         nulls++
         continue
       }
-      const text = formatValue(v, col.type) ?? ''
-      const h = hash(text)
-      hllAdd(hll, h)
-      hashes?.push(h)
-      counts.set(text, (counts.get(text) ?? 0) + 1)
+      const key = countKey(v, col.type)
+      const seen = counts.get(key)
+      if (seen !== undefined) {
+        // A value already counted in this batch is already in the sketch and the hashes.
+        counts.set(key, seen + 1)
+      } else {
+        if (counts.size < TOP_DISTINCT) counts.set(key, 1)
+        const h = hashKey(key)
+        hllAdd(hll, h)
+        hashes?.push(h)
+      }
       if (numeric) {
         const n = Number(v)
         if (Number.isFinite(n)) {
@@ -133,7 +205,11 @@ export function profileBatch(
         }
       }
     }
-    const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, TOP_PER_BATCH)
+    const top = topEntries(counts, TOP_PER_BATCH).map(([key, count]): [string, number] => [
+      // Bytes were counted as their text already.
+      col.type === 'bytes' ? String(key) : (formatValue(key as Value, col.type) ?? ''),
+      count,
+    ])
     return {
       name: col.name,
       type: col.type,

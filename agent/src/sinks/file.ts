@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto'
 import { promises as fs, constants as fsConstants } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileSinkSpec, SinkError } from '@outpost/shared'
-import { formatValue, jsonValue, type RowBatch, type Value } from '@outpost/shared/batch'
+import { jsonValue, type RowBatch } from '@outpost/shared/batch'
 import type * as z from 'zod'
 import { encodeParquet } from '../db/parquet.js'
+import { encodeCsvBytes } from './csv-encode.js'
 import { defineSink, type SinkBatch } from './types.js'
 
 type FileSinkOptions = z.output<typeof fileSinkSpec.schema>
@@ -19,31 +20,6 @@ const PERMANENT_FS_ERRORS = new Set([
   'EEXIST',
   'ENAMETOOLONG',
 ])
-
-const NEEDS_QUOTES = /[",\n\r]/
-
-function csvField(text: string | undefined): string {
-  if (text === undefined) return ''
-  if (text === '') return '""'
-  return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text
-}
-
-export function encodeCsv(batch: RowBatch): string {
-  const types = batch.columns.map((c) => c.type)
-  // Numbers and booleans never need quoting; only text-like cells are checked.
-  const plain = types.map((t) => t === 'int' || t === 'float' || t === 'bool' || t === 'date')
-  let out = `${batch.columns.map((c) => csvField(c.name)).join(',')}\n`
-  for (const row of batch.rows) {
-    let line = ''
-    for (let i = 0; i < row.length; i++) {
-      if (i > 0) line += ','
-      const text = formatValue(row[i] as Value, types[i]!)
-      line += plain[i] ? (text ?? '') : csvField(text)
-    }
-    out += `${line}\n`
-  }
-  return out
-}
 
 export function encodeNdjson(batch: RowBatch): string {
   let out = ''
@@ -110,6 +86,7 @@ export const fileSink = defineSink<FileSinkOptions>({
   },
   encode(options, batch) {
     if (options.format === 'parquet') return new Uint8Array(encodeParquet(batch.columns, batch.rows))
-    return encoder.encode(options.format === 'ndjson' ? encodeNdjson(batch) : encodeCsv(batch))
+    if (options.format === 'ndjson') return encoder.encode(encodeNdjson(batch))
+    return encodeCsvBytes(batch)
   },
 })

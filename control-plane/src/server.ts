@@ -18,6 +18,7 @@ import { CentralIngest } from './ingest/central.js'
 import { TelemetryIngest } from './ingest/telemetry.js'
 import { NatsLink } from './nats/link.js'
 import { LmdbStore } from './store/lmdb.js'
+import { PostgresStore } from './store/postgres.js'
 import type { Store } from './store/types.js'
 import { ParquetWarehouse } from './warehouse/parquet.js'
 import { PostgresWarehouse } from './warehouse/postgres.js'
@@ -39,6 +40,8 @@ export interface ControlPlaneOptions {
   warehouseUrl?: string
   log: Logger
   store?: Store
+  /** PostgreSQL URL of the store, for several replicas; without it, the embedded LMDB store. */
+  storeUrl?: string
   /** URLs that receive alert notifications (JSON POSTs). */
   alertWebhooks?: string[]
   /** Signs webhook bodies: X-Outpost-Signature: sha256=<HMAC-SHA256 hex>. */
@@ -61,10 +64,13 @@ export class ControlPlane {
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
     const log = options.log
-    const store = options.store ?? new LmdbStore(options.dataDir)
-    // Nobody is connected to a process that just started.
-    for (const agent of await store.listAgents())
-      if (agent.connected) await store.putAgent({ ...agent, connected: false })
+    const store: Store =
+      options.store ??
+      (options.storeUrl ? await PostgresStore.open(options.storeUrl) : new LmdbStore(options.dataDir))
+    // Nobody is connected to a process that just started (with replicas, others may be).
+    if (!store.onChange)
+      for (const agent of await store.listAgents())
+        if (agent.connected) await store.putAgent({ ...agent, connected: false })
     const events = new EventBus()
     const catalog = new PipelineCatalog(store, events)
     const sessions = new SessionRegistry(store, catalog)
@@ -101,6 +107,12 @@ export class ControlPlane {
     }
     await bootstrapAdminToken(store, options.dataDir, log)
     events.on('pipelines', () => void sessions.pushAll())
+    // Another replica changed what agents should run: recompute, push, re-evaluate.
+    await store.onChange?.(() => {
+      events.emit('pipelines', { name: '*' })
+      rollouts.schedule()
+      alerts.schedule()
+    })
 
     const heartbeatMs = options.heartbeatIntervalMs ?? 10_000
     const grpcServer = new grpc.Server({

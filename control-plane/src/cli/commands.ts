@@ -46,6 +46,8 @@ export const controlPlaneCommand: Command = {
   --heartbeat MS          agent heartbeat interval (default 10000)
   --warehouse-url URL     PostgreSQL for central sinks (env OUTPOST_WAREHOUSE_URL); without it,
                           central tables are Parquet files under the data directory
+  --store-url URL         PostgreSQL for the store, shared by several replicas (env OUTPOST_STORE_URL);
+                          without it, the embedded LMDB store in the data directory
   --alert-webhook URL     POST alert notifications here; repeatable (env OUTPOST_ALERT_WEBHOOKS, comma-separated)
   --alert-webhook-secret S  sign them with HMAC-SHA256 (env OUTPOST_ALERT_WEBHOOK_SECRET)
   --alert-interval DUR    how often alert rules are evaluated (default 5s)
@@ -65,6 +67,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         heartbeat: { type: 'string' },
         'warehouse-url': { type: 'string' },
         'alert-webhook': { type: 'string', multiple: true },
+        'store-url': { type: 'string' },
         'alert-webhook-secret': { type: 'string' },
         'alert-interval': { type: 'string' },
         'log-level': { type: 'string' },
@@ -101,6 +104,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       ...(consoleDir ? { consoleDir } : {}),
       ...(heartbeat ? { heartbeatIntervalMs: heartbeat } : {}),
       ...(warehouseUrl ? { warehouseUrl } : {}),
+      ...((values['store-url'] ?? process.env.OUTPOST_STORE_URL)
+        ? { storeUrl: (values['store-url'] ?? process.env.OUTPOST_STORE_URL) as string }
+        : {}),
       ...(webhooks?.length ? { alertWebhooks: webhooks } : {}),
       ...(webhookSecret ? { alertWebhookSecret: webhookSecret } : {}),
       ...(alertInterval ? { alertIntervalMs: alertInterval } : {}),

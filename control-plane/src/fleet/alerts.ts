@@ -12,6 +12,7 @@ import type { Audit } from '../audit.js'
 import type { EventBus } from '../events.js'
 import { randomId } from '../grpc/credentials.js'
 import type { AlertRecord, AlertRule, AlertSettings, AlertState, RunRecord, Store } from '../store/types.js'
+import { isConnected } from './views.js'
 
 interface Condition {
   key: string
@@ -123,7 +124,7 @@ export class AlertManager {
     for (const a of agents) {
       const who = `agent ${a.name} (${a.id})`
       const seen = a.lastSeenAt ?? a.enrolledAt
-      if (!a.connected && now - seen > settings.agentOfflineAfterMs)
+      if (!isConnected(a, now) && now - seen > settings.agentOfflineAfterMs)
         out.push({
           key: `agent_offline/${a.id}`,
           rule: 'agent_offline',
@@ -202,6 +203,8 @@ export class AlertManager {
   }
 
   async evaluate(now = Date.now()): Promise<void> {
+    // With several replicas, one evaluates.
+    if (this.store.isLeader && !(await this.store.isLeader())) return
     const settings = await this.store.alertSettings()
     const current = await this.conditions(now, settings)
     const keys = new Set(current.map((c) => c.key))

@@ -260,6 +260,8 @@ export class RolloutController {
   }
 
   async evaluate(now = Date.now()): Promise<void> {
+    // With several replicas, one evaluates.
+    if (this.store.isLeader && !(await this.store.isLeader())) return
     for (const r of await this.store.listRollouts()) {
       if (r.state === 'running') await this.step(r, now)
     }

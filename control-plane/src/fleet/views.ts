@@ -31,9 +31,16 @@ export function degradedReasons(agent: AgentRecord): string[] {
 /** An undelivered batch older than this means the backlog is not draining. */
 const BACKLOG_AGE_MS = 5 * 60_000
 
+/** Without a heartbeat for this long, an agent counts as offline even if a replica that died says it is connected. */
+const STALE_MS = 60_000
+
+export function isConnected(agent: AgentRecord, now = Date.now()): boolean {
+  return agent.connected && (agent.lastSeenAt === undefined || now - agent.lastSeenAt < STALE_MS)
+}
+
 export function agentState(agent: AgentRecord): AgentStateName {
   if (agent.revokedAt) return 'revoked'
-  if (!agent.connected) return 'offline'
+  if (!isConnected(agent)) return 'offline'
   return degradedReasons(agent).length > 0 ? 'degraded' : 'online'
 }
 

@@ -325,5 +325,10 @@ export interface Store {
   addThroughput(bucketStart: number, rowsRead: number, rowsWritten: number): Promise<void>
   throughput(since: number): Promise<ThroughputPoint[]>
 
+  /** Several replicas on one store: called when another one changes what agents should run. */
+  onChange?(listener: () => void): Promise<void>
+  /** Several replicas on one store: whether this one runs the rollout and alert evaluators. */
+  isLeader?(): Promise<boolean>
+
   close(): Promise<void>
 }

@@ -4,6 +4,7 @@ import type { Column, Value } from '@outpost/shared/batch'
 import { parse } from 'csv-parse/sync'
 import type * as z from 'zod'
 import type { Rejection } from '../transforms/types.js'
+import { parseSimpleCsv, simpleCsvOptions } from './csv-fast.js'
 import {
   checkFiles,
   type FileCursor,
@@ -36,6 +37,60 @@ export function headerNames(fields: readonly string[]): string[] {
     if (count > 0) name = `${name}_${count + 1}`
     return name
   })
+}
+
+/**
+ * The chunk's records through the fast path (csv-fast.ts) when the options and the text allow it.
+ * Not for chunks with invalid UTF-8 (csv-parse decodes field by field), nor for a first chunk
+ * with a UTF-16 byte order mark or a UTF-8 one in latin1 text (csv-parse switches encoding).
+ */
+function simpleRecords(
+  options: CsvOptions,
+  input: Buffer,
+  first: boolean,
+  badUtf8: boolean,
+): string[][] | undefined {
+  if (badUtf8 || !simpleCsvOptions(options.delimiter, options.quote, options.escape)) return undefined
+  const latin1 = options.encoding === 'latin1'
+  let text: string
+  if (first && input.length >= 2 && input[0] === 0xff && input[1] === 0xfe) return undefined
+  if (first && input.length >= 3 && input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf) {
+    if (latin1) return undefined
+    text = input.toString('utf8', 3)
+  } else {
+    text = input.toString(latin1 ? 'latin1' : 'utf8')
+  }
+  return parseSimpleCsv(text, options.delimiter, options.quote)
+}
+
+/** The chunk's records through csv-parse; unparseable records become rejections. */
+function parseRecords(
+  options: CsvOptions,
+  input: Buffer,
+  state: CsvDecodeState,
+  rejections: Rejection[],
+): string[][] {
+  let skippedBefore = 0
+  return parse(input, {
+    delimiter: options.delimiter,
+    quote: options.quote,
+    escape: options.escape,
+    bom: state.first,
+    encoding: options.encoding === 'latin1' ? 'latin1' : 'utf8',
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: true,
+    skip_records_with_error: true,
+    on_skip: (error) => {
+      const at = (error as { records?: number } | undefined)?.records ?? 0
+      rejections.push({
+        record: at + skippedBefore,
+        rule: 'parse',
+        reason: error?.message ?? 'unparseable record',
+      })
+      skippedBefore++
+    },
+  }) as string[][]
 }
 
 export const csvSource = defineSource<CsvOptions>({
@@ -117,27 +172,8 @@ export const csvSource = defineSource<CsvOptions>({
     const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     // Bytes that are not UTF-8 decode to U+FFFD; in such a chunk, rows holding one are quarantined.
     const badUtf8 = options.encoding !== 'latin1' && !isUtf8(input)
-    let skippedBefore = 0
-    const records = parse(input, {
-      delimiter: options.delimiter,
-      quote: options.quote,
-      escape: options.escape,
-      bom: state.first,
-      encoding: options.encoding === 'latin1' ? 'latin1' : 'utf8',
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_empty_lines: true,
-      skip_records_with_error: true,
-      on_skip: (error) => {
-        const at = (error as { records?: number } | undefined)?.records ?? 0
-        rejections.push({
-          record: at + skippedBefore,
-          rule: 'parse',
-          reason: error?.message ?? 'unparseable record',
-        })
-        skippedBefore++
-      },
-    }) as string[][]
+    const records =
+      simpleRecords(options, input, state.first, badUtf8) ?? parseRecords(options, input, state, rejections)
     let names = state.columns
     let headerState: CsvDecodeState | undefined
     let offset = 0
@@ -172,11 +208,6 @@ export const csvSource = defineSource<CsvOptions>({
           value: fields.join(options.delimiter).slice(0, 500),
         })
       } else {
-        const row: Value[] = new Array(width)
-        for (let c = 0; c < width; c++) {
-          const v = fields[c] as string
-          row[c] = v === '' ? null : v
-        }
         const broken = badUtf8 ? fields.findIndex((f) => f.includes('\uFFFD')) : -1
         if (broken >= 0) {
           rejections.push({
@@ -187,6 +218,9 @@ export const csvSource = defineSource<CsvOptions>({
             value: fields.join(options.delimiter).slice(0, 500),
           })
         } else {
+          // The record's array becomes the row: empty fields are nulls.
+          const row = fields as Value[]
+          for (let c = 0; c < width; c++) if (row[c] === '') row[c] = null
           rows.push(row)
           recordIndex.push(index)
         }

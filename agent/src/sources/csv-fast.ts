@@ -1,0 +1,118 @@
+/**
+ * A fast path for the CSV most files hold: a one-character ASCII delimiter and quote, quotes
+ * escaped by doubling them, LF or CRLF line ends. It gives exactly the records csv-parse gives
+ * with the options the csv source passes it (relax_column_count, relax_quotes, skip_empty_lines,
+ * skip_records_with_error), or undefined when the text holds anything whose handling it does not
+ * copy: a quote inside an unquoted field, text after a closing quote, an unclosed quote, a CR
+ * that does not end a CRLF line, or line ends of another kind than the chunk's first. The caller
+ * then parses the chunk with csv-parse.
+ */
+
+const LF = 10
+const CR = 13
+
+/** Whether parseSimpleCsv can handle these options at all. */
+export function simpleCsvOptions(delimiter: string, quote: string, escapeChar: string): boolean {
+  const d = delimiter.charCodeAt(0)
+  const q = quote.charCodeAt(0)
+  return (
+    delimiter.length === 1 &&
+    quote.length === 1 &&
+    escapeChar === quote &&
+    d < 0x80 &&
+    q < 0x80 &&
+    d !== q &&
+    d !== LF &&
+    d !== CR &&
+    q !== LF &&
+    q !== CR
+  )
+}
+
+/** The records of `text` (see the module comment), or undefined to leave it to csv-parse. */
+export function parseSimpleCsv(text: string, delimiter: string, quote: string): string[][] | undefined {
+  const d = delimiter.charCodeAt(0)
+  const q = quote.charCodeAt(0)
+  const doubled = quote + quote
+  const n = text.length
+  const records: string[][] = []
+  // The line end csv-parse settles on: the first one outside quotes. 0: none seen yet.
+  let lineEnd: 0 | typeof LF | typeof CR = 0
+  let record: string[] = []
+  let pos = 0
+  for (;;) {
+    // At the start of a field.
+    if (pos >= n) {
+      // A delimiter just before the end leaves an empty last field.
+      if (record.length > 0) {
+        record.push('')
+        records.push(record)
+      }
+      return records
+    }
+    let field: string
+    let quoted = false
+    let c = text.charCodeAt(pos)
+    if (c === q) {
+      // A quoted field ends at a quote that is not followed by another (a doubled quote is one quote).
+      let from = pos + 1
+      let escaped = false
+      let close: number
+      for (;;) {
+        close = text.indexOf(quote, from)
+        if (close < 0) return undefined
+        if (text.charCodeAt(close + 1) !== q) break
+        escaped = true
+        from = close + 2
+      }
+      field = text.slice(pos + 1, close)
+      if (escaped) field = field.replaceAll(doubled, quote)
+      quoted = true
+      pos = close + 1
+    } else {
+      let i = pos
+      while (i < n) {
+        c = text.charCodeAt(i)
+        if (c === d || c === LF || c === CR) break
+        // A quote inside a field is kept as text by csv-parse (relax_quotes): not copied here.
+        if (c === q) return undefined
+        i++
+      }
+      field = text.slice(pos, i)
+      pos = i
+    }
+    if (pos >= n) {
+      // The last record, without a line end.
+      if (quoted || record.length > 0 || field !== '') {
+        record.push(field)
+        records.push(record)
+      }
+      return records
+    }
+    c = text.charCodeAt(pos)
+    if (c === d) {
+      record.push(field)
+      pos++
+      continue
+    }
+    let ending: number
+    if (c === LF) {
+      if (lineEnd === CR) return undefined
+      lineEnd = LF
+      ending = 1
+    } else if (c === CR && text.charCodeAt(pos + 1) === LF) {
+      if (lineEnd === LF) return undefined
+      lineEnd = CR
+      ending = 2
+    } else {
+      // Text after a closing quote, or a CR on its own.
+      return undefined
+    }
+    pos += ending
+    // skip_empty_lines: a line without a single character makes no record.
+    if (!quoted && record.length === 0 && field === '') continue
+    record.push(field)
+    records.push(record)
+    record = []
+  }
+}

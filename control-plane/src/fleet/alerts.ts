@@ -78,10 +78,14 @@ function consecutiveFailures(runs: RunRecord[]): number {
   return n
 }
 
+/** Evaluations triggered by events start at most this often (thousands of agents send events). */
+const MIN_GAP_MS = 1000
+
 export class AlertManager {
   private timer: NodeJS.Timeout | undefined
   private chain: Promise<void> = Promise.resolve()
   private pending = false
+  private lastEvaluation = 0
 
   constructor(
     private readonly store: Store,
@@ -105,12 +109,16 @@ export class AlertManager {
     if (this.timer) clearInterval(this.timer)
   }
 
+  /** Runs an evaluation soon: at most one at a time, and at most one a second. */
   schedule(): void {
     if (this.pending) return
     this.pending = true
     this.chain = this.chain
       .then(async () => {
+        const wait = this.lastEvaluation + MIN_GAP_MS - Date.now()
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
         this.pending = false
+        this.lastEvaluation = Date.now()
         await this.evaluate()
       })
       .catch((error) => this.log.error('alert evaluation failed', { error: (error as Error).message }))

@@ -23,6 +23,9 @@ export interface RolloutPlan {
   soakMs?: number
 }
 
+/** Evaluations triggered by events start at most this often (thousands of agents send events). */
+const MIN_GAP_MS = 1000
+
 export class RolloutError extends Error {
   constructor(
     readonly status: 400 | 404 | 409,
@@ -96,6 +99,7 @@ export class RolloutController {
   private timer: NodeJS.Timeout | undefined
   private chain: Promise<void> = Promise.resolve()
   private pending = false
+  private lastEvaluation = 0
 
   constructor(
     private readonly store: Store,
@@ -242,13 +246,16 @@ export class RolloutController {
     return updated
   }
 
-  /** Runs an evaluation soon (debounced, one at a time). */
+  /** Runs an evaluation soon: at most one at a time, and at most one a second. */
   schedule(): void {
     if (this.pending) return
     this.pending = true
     this.chain = this.chain
       .then(async () => {
+        const wait = this.lastEvaluation + MIN_GAP_MS - Date.now()
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
         this.pending = false
+        this.lastEvaluation = Date.now()
         await this.evaluate()
       })
       .catch((error) => this.log.error('rollout evaluation failed', { error: (error as Error).message }))

@@ -80,6 +80,24 @@ function statusRecord(status: AgentStatus | undefined): AgentStatusRecord | unde
 
 const MAX_LABELS = 64
 
+/** A heartbeat that changes nothing that matters is persisted at most this often. */
+const PERSIST_EVERY_MS = 30_000
+
+/** What about an agent's status changes its state or its alerts. */
+function statusSignature(s: AgentStatusRecord | undefined): string {
+  if (!s) return ''
+  const backlogMinutes = Math.floor(s.outboxOldestAgeMs / 60_000)
+  const diskTenths = s.diskBudgetBytes ? Math.floor((10 * s.outboxBytes) / s.diskBudgetBytes) : 0
+  return [
+    s.runsActive,
+    s.runsFailedRecently,
+    s.natsConnected,
+    s.outboxBatches > 0,
+    backlogMinutes,
+    diskTenths,
+  ].join(':')
+}
+
 export function registerAgentService(server: grpc.Server, options: AgentServiceOptions): void {
   const { store, sessions, events, log } = options
 
@@ -175,6 +193,8 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
           call,
           sentSignature: '',
           lastMessageAt: Date.now(),
+          statusSignature: '',
+          persistedAt: 0,
           pending: new Map(),
         }
         sessions.sessions.set(agent.id, session)
@@ -251,7 +271,14 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
         break
       }
       case 'heartbeat': {
+        // The stream itself says the agent is alive. A heartbeat is written to the store (and
+        // announced) only when what it reports changed in a way that matters, or every
+        // PERSIST_EVERY_MS, so thousands of agents heartbeating cost little.
         const status = statusRecord(message.message.value.status)
+        const signature = statusSignature(status)
+        if (signature === session.statusSignature && now - session.persistedAt < PERSIST_EVERY_MS) break
+        session.statusSignature = signature
+        session.persistedAt = now
         const updated = await store.updateAgent(session.agentId, (a) => ({
           ...a,
           connected: true,

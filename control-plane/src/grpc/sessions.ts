@@ -22,6 +22,9 @@ export interface Session {
   /** Signature of the last desired state sent, to skip identical pushes. */
   sentSignature: string
   lastMessageAt: number
+  /** The last heartbeat status written to the store, and when. */
+  statusSignature: string
+  persistedAt: number
   pending: Map<string, { resolve: (r: CommandResult) => void; timer: NodeJS.Timeout }>
 }
 

@@ -255,6 +255,32 @@ describe('central warehouse (PostgreSQL)', () => {
       expect.objectContaining({ path: 'spec.sinks[0].keys', message: 'required when mode is upsert' }),
     ])
   })
+  it('does not load batches of a revoked agent; they go to the dead letters', async () => {
+    const agentId = (await api<{ items: { id: string }[] }>(cp.api, 'GET', '/api/v1/agents')).body.items[0]!
+      .id
+    expect((await api(cp.api, 'POST', `/api/v1/agents/${agentId}/revoke`, {})).status).toBe(200)
+    await db.query('CREATE TABLE after_revoke (id bigint)')
+    const nc = await connect({ servers: nats.url })
+    const batch = create(DataBatchSchema, {
+      batchId: `${agentId}/late/r9/1`,
+      agentId,
+      pipeline: 'late',
+      runId: 'r9',
+      seq: 1n,
+      rowCount: 1,
+      columns: encodeColumns({ columns: [{ name: 'id', type: 'int' }], rows: [[1]] }),
+      targets: [{ table: 'after_revoke', mode: SinkMode.APPEND, keys: [] }],
+    })
+    await jetstream(nc).publish(`outpost.agent.${agentId}.data.late`, toBinary(DataBatchSchema, batch), {
+      msgID: `${agentId}/late/r9/1`,
+    })
+    await nc.close()
+    await waitFor('the dead letter of the revoked agent', async () => {
+      const r = await api<{ items: { reason: string }[] }>(cp.api, 'GET', '/api/v1/dead-letters')
+      return r.body.items.some((l) => l.reason === `agent ${agentId} is revoked`) ? true : undefined
+    })
+    expect(await db.query('SELECT id FROM after_revoke')).toEqual([])
+  })
 })
 
 describe('central warehouse (Parquet, no warehouse URL)', () => {

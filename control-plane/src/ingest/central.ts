@@ -122,7 +122,12 @@ export class CentralIngest {
     const valid: { message: JsMsg; batch: WarehouseBatch }[] = []
     for (const m of group) {
       try {
-        valid.push({ message: m, batch: decodeBatch(m.subject, m.data) })
+        const batch = decodeBatch(m.subject, m.data)
+        // A revoked agent's data is not loaded; it stays in the dead-letter stream.
+        const agentId = parseSubject(m.subject)?.agentId ?? ''
+        if ((await this.store.getAgent(agentId))?.revokedAt)
+          throw new InvalidBatchError(`agent ${agentId} is revoked`)
+        valid.push({ message: m, batch })
       } catch (error) {
         await this.deadLetter(m, (error as Error).message)
       }

@@ -18,6 +18,9 @@ export class WorkerTaskError extends OutpostError {
   }
 }
 
+/** Young generation of a pool thread: three 64 MiB semi-spaces (see the constructor). */
+const YOUNG_GENERATION_MB = 3 * 64
+
 /** Times a chunk is tried again after the thread processing it died. */
 const MAX_CRASH_RETRIES = 2
 
@@ -55,6 +58,11 @@ export class WorkerPool {
       maxThreads: threads,
       idleTimeout: 30_000,
       maxQueue: options.maxQueue ?? 64,
+      // A chunk's rows stay alive while it is processed, and with V8's default 16 MiB semi-spaces
+      // every scavenge copied them again: on issue 5's chain, 1.6 s of scavenges per million rows
+      // (of 6 s); with 64 MiB semi-spaces, 0.3 s. The thread's heap peaks 30-40 MiB higher, only
+      // while it runs (threads end when idle).
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
     })
   }
 

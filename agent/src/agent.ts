@@ -3,6 +3,7 @@
  * pipelines (the last-known-good set when the control plane is away), and delivers everything it
  * produces through the outbox.
  */
+import type { Server } from 'node:http'
 import { cpus, hostname, totalmem } from 'node:os'
 import { create } from '@bufbuild/protobuf'
 import { METRICS, OUTPOST_VERSION, StateError } from '@outpost/shared'
@@ -35,7 +36,9 @@ import { executeRun, replayRefusal, sleep } from './runtime/run.js'
 import { Scheduler } from './runtime/scheduler.js'
 import { SecretResolver } from './secrets.js'
 import { type AgentIdentity, AgentState, type StoredDesiredState } from './state/store.js'
+import { serveLocalEndpoint } from './telemetry/local-endpoint.js'
 import { AgentMetrics } from './telemetry/metrics.js'
+import { PromMetrics } from './telemetry/prometheus.js'
 import { WorkerPool } from './workers/pool.js'
 
 export interface AgentOptions {
@@ -55,6 +58,8 @@ export interface AgentOptions {
   chunkBytes?: number
   /** Bytes the outbox may hold before pipelines block or drop (default 1 GiB). */
   diskBudgetBytes?: number
+  /** HOST:PORT for the local /metrics, /healthz and /readyz; off when absent. */
+  metricsListen?: string
   /** Where ${secret:NAME} references resolve; default: OUTPOST_SECRET_* environment variables. */
   secrets?: SecretResolver
   log: Logger
@@ -81,6 +86,7 @@ export class Agent {
   private pool: WorkerPool | undefined
   private outbox: Outbox | undefined
   private metricsTimer: NodeJS.Timeout | undefined
+  private localEndpoint: Server | undefined
   private applied: AppliedReport = create(AppliedReportSchema, { revision: 0n, pipelines: [] })
   private identity: AgentIdentity | undefined
   private readonly stopping = new AbortController()
@@ -208,6 +214,7 @@ export class Agent {
     }
     this.metricsTimer = setInterval(() => void this.flushMetrics(), options.metricsIntervalMs ?? 10_000)
     this.metricsTimer.unref()
+    if (options.metricsListen) await this.serveLocal(options.metricsListen)
 
     this.control.start(identity.agentId, identity.credential, {
       hello: () => ({ host: hostFacts(), applied: this.applied }),
@@ -430,6 +437,27 @@ export class Agent {
         .catch((error) => this.options.log.warn('cannot store metrics', { error: (error as Error).message }))
   }
 
+  private async serveLocal(listen: string): Promise<void> {
+    const prometheus = new PromMetrics()
+    this.metrics.exposeTo(prometheus)
+    const stats = () => this.outbox?.stats()
+    prometheus.gauge(METRICS.outboxBatches, () => [{ value: stats()?.batches ?? 0 }])
+    prometheus.gauge(METRICS.outboxBytes, () => [{ value: stats()?.bytes ?? 0 }])
+    prometheus.gauge(METRICS.outboxOldestAge, () => {
+      const oldest = stats()?.oldestCreatedAt
+      return [{ value: oldest ? (Date.now() - oldest) / 1000 : 0 }]
+    })
+    prometheus.gauge(METRICS.controlConnected, () => [{ value: this.control?.connected ? 1 : 0 }])
+    prometheus.gauge(METRICS.natsConnected, () => [{ value: this.forwarder?.connected ? 1 : 0 }])
+    const { server, address } = await serveLocalEndpoint(listen, prometheus, () => ({
+      controlPlane: this.control?.connected ?? false,
+      nats: this.forwarder?.connected ?? false,
+      outboxWithinBudget: (stats()?.bytes ?? 0) < this.diskBudget,
+    }))
+    this.localEndpoint = server
+    this.options.log.info('local endpoint listening', { address, paths: ['/metrics', '/healthz', '/readyz'] })
+  }
+
   /** Runs a pipeline now; false when it is not assigned here. */
   runNow(name: string): boolean {
     return this.scheduler?.trigger(name, 'manual') ?? false
@@ -443,6 +471,7 @@ export class Agent {
     if (this.stopping.signal.aborted) return
     this.stopping.abort()
     if (this.metricsTimer) clearInterval(this.metricsTimer)
+    this.localEndpoint?.close()
     await this.scheduler?.stop()
     await this.flushMetrics()
     await this.control?.stop()

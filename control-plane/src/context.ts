@@ -1,4 +1,5 @@
 import type { Logger } from '@outpost/agent'
+import type { PromMetrics } from '@outpost/agent/prometheus'
 import type { Audit } from './audit.js'
 import type { EventBus } from './events.js'
 import type { AlertManager } from './fleet/alerts.js'
@@ -26,4 +27,6 @@ export interface ControlPlaneContext {
   audit: Audit
   rollouts: RolloutController
   alerts: AlertManager
+  /** Served at /metrics. */
+  prometheus?: PromMetrics
 }

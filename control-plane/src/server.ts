@@ -16,6 +16,7 @@ import { registerAgentService } from './grpc/agent-service.js'
 import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
 import { TelemetryIngest } from './ingest/telemetry.js'
+import { controlPlaneMetrics } from './metrics.js'
 import { NatsLink } from './nats/link.js'
 import { LmdbStore } from './store/lmdb.js'
 import { PostgresStore } from './store/postgres.js'
@@ -104,6 +105,7 @@ export class ControlPlane {
       audit,
       rollouts,
       alerts,
+      prometheus: controlPlaneMetrics(store, sessions, events),
     }
     await bootstrapAdminToken(store, options.dataDir, log)
     events.on('pipelines', () => void sessions.pushAll())

@@ -78,6 +78,55 @@ export const METRICS = define({
     help: 'Age of the oldest unacknowledged batch.',
     labels: [],
   },
+  controlConnected: {
+    name: 'outpost_control_plane_connected',
+    kind: 'gauge',
+    help: 'Whether the agent holds its Sync stream to the control plane (1) or not (0).',
+    labels: [],
+  },
+  natsConnected: {
+    name: 'outpost_nats_connected',
+    kind: 'gauge',
+    help: 'Whether the agent is connected to NATS (1) or not (0).',
+    labels: [],
+  },
+  // Control plane: the fleet as a whole.
+  agents: {
+    name: 'outpost_agents',
+    kind: 'gauge',
+    help: 'Agents by state (online, degraded, offline, revoked).',
+    labels: ['state'],
+  },
+  syncStreams: {
+    name: 'outpost_grpc_sync_streams',
+    kind: 'gauge',
+    help: 'Agents holding a Sync stream to this control-plane replica.',
+    labels: [],
+  },
+  rolloutsActive: {
+    name: 'outpost_rollouts_active',
+    kind: 'gauge',
+    help: 'Rollouts running or paused.',
+    labels: ['state'],
+  },
+  alertsOpen: {
+    name: 'outpost_alerts_open',
+    kind: 'gauge',
+    help: 'Alerts firing or acknowledged, by rule.',
+    labels: ['rule', 'state'],
+  },
+  fleetRowsRead: {
+    name: 'outpost_fleet_rows_read_total',
+    kind: 'counter',
+    help: 'Rows read across the fleet, as reported by the agents.',
+    labels: [],
+  },
+  fleetRowsWritten: {
+    name: 'outpost_fleet_rows_written_total',
+    kind: 'counter',
+    help: 'Rows written across the fleet, as reported by the agents.',
+    labels: [],
+  },
 })
 
 export type MetricKey = keyof typeof METRICS

@@ -192,7 +192,12 @@ export interface Site {
 
 /** A NATS server of its own, a control plane and one enrolled, connected agent. */
 export async function startSite(
-  options: { agentEnv?: Record<string, string>; controlPlaneArgs?: string[]; agentName?: string } = {},
+  options: {
+    agentEnv?: Record<string, string>
+    controlPlaneArgs?: string[]
+    agentName?: string
+    agentArgs?: string[]
+  } = {},
 ): Promise<Site> {
   const nats = await startNats()
   const cp = await startControlPlane(nats.url, { extraArgs: options.controlPlaneArgs ?? [] })
@@ -200,6 +205,7 @@ export async function startSite(
     token: await createToken(cp.api),
     ...(options.agentEnv ? { env: options.agentEnv } : {}),
     ...(options.agentName ? { name: options.agentName } : {}),
+    ...(options.agentArgs ? { extraArgs: options.agentArgs } : {}),
   })
   await agent.waitForLog((l) => l.msg === 'connected to control plane', 'connect')
   const agentId = String(agent.logs.find((l) => l.msg === 'agent starting')?.agentId)

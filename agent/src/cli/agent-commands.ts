@@ -95,6 +95,8 @@ export const agentCommand: Command = {
   --secrets-file FILE        NAME=value lines for \${secret:NAME} in specs, mode 0600 (env OUTPOST_SECRETS_FILE;
                              OUTPOST_SECRET_<NAME> variables work too)
   --disk-budget SIZE         bytes the outbox may hold before pipelines block or drop (default 1GiB; env OUTPOST_DISK_BUDGET)
+  --metrics-listen HOST:PORT serve /metrics (Prometheus), /healthz and /readyz here; off by default
+                             (env OUTPOST_METRICS_LISTEN; e.g. 127.0.0.1:9464)
   --log-level LEVEL          debug, info, warn, error (default info)
   --log-format FORMAT        json or pretty (default: pretty on a terminal)
 
@@ -110,6 +112,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         label: { type: 'string', multiple: true },
         nats: { type: 'string', multiple: true },
         threads: { type: 'string' },
+        'metrics-listen': { type: 'string' },
         'max-runs': { type: 'string' },
         'chunk-bytes': { type: 'string' },
         'disk-budget': { type: 'string' },
@@ -140,6 +143,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
       ...(maxRuns ? { maxConcurrentRuns: maxRuns } : {}),
       ...(chunkBytes ? { chunkBytes } : {}),
       ...(diskBudget ? { diskBudgetBytes: diskBudget } : {}),
+      ...((values['metrics-listen'] ?? process.env.OUTPOST_METRICS_LISTEN)
+        ? { metricsListen: (values['metrics-listen'] ?? process.env.OUTPOST_METRICS_LISTEN) as string }
+        : {}),
       secrets,
       log,
     })

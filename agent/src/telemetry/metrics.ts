@@ -10,6 +10,7 @@ import {
   MetricSchema,
 } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import { NATS_LANE, type PendingAppend } from '../outbox/outbox.js'
+import type { PromMetrics } from './prometheus.js'
 
 interface Sample {
   def: MetricDefinition
@@ -30,10 +31,20 @@ export class AgentMetrics {
   private lastFlush = Date.now()
   private lastGauges = ''
 
+  /** The same counters for Prometheus, when the agent serves /metrics locally. */
+  private prometheus: PromMetrics | undefined
+
   constructor(private readonly agentId: () => string) {}
+
+  /** Counts from now on also go to this registry (counts so far are added first). */
+  exposeTo(prometheus: PromMetrics): void {
+    for (const s of this.totals.values()) prometheus.inc(s.def, s.labels, s.value)
+    this.prometheus = prometheus
+  }
 
   inc(def: MetricDefinition, labels: Record<string, string>, value = 1): void {
     if (value === 0) return
+    this.prometheus?.inc(def, labels, value)
     const key = keyOf(def, labels)
     for (const map of [this.deltas, this.totals]) {
       const s = map.get(key)

@@ -57,6 +57,12 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
   })
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }))
+  // Prometheus scrapes without a token, like most exporters: keep the HTTP listener on a private
+  // address (the default is 127.0.0.1).
+  app.get('/metrics', async (c) => {
+    if (!ctx.prometheus) return c.text('metrics are not enabled\n', 404)
+    return c.body(await ctx.prometheus.metrics(), 200, { 'content-type': ctx.prometheus.contentType })
+  })
   app.get('/readyz', (c) => {
     const nats = ctx.nats.connected
     return c.json(

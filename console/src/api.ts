@@ -47,6 +47,18 @@ export interface Run {
   errors: { message: string }[]
 }
 
+export interface Alert {
+  id: string
+  rule: string
+  severity: 'warning' | 'critical'
+  state: 'firing' | 'acknowledged' | 'resolved'
+  summary: string
+  firedAt: number
+  acknowledgedBy?: string
+  agentId?: string
+  pipeline?: string
+}
+
 export interface ThroughputPoint {
   t: number
   rowsRead: number
@@ -88,6 +100,28 @@ export class ApiClient {
 
   whoami = () => this.get<Principal>('/whoami')
 
+  private async post<T>(path: string, body: unknown = {}): Promise<T> {
+    const response = await fetch(`${this.base}${path}`, {
+      method: 'POST',
+      headers: { ...this.headers(), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    if (response.status === 401) throw new UnauthorizedError('the API token was refused')
+    if (!response.ok) {
+      const problem = (await response.json().catch(() => ({}))) as { detail?: string }
+      throw new Error(problem.detail ?? `${path}: HTTP ${response.status}`)
+    }
+    return (await response.json()) as T
+  }
+
+  alerts = () =>
+    Promise.all([
+      this.get<{ items: Alert[] }>('/alerts?state=firing'),
+      this.get<{ items: Alert[] }>('/alerts?state=acknowledged'),
+    ]).then(([a, b]) => [...a.items, ...b.items])
+  acknowledge = (id: string) => this.post<Alert>(`/alerts/${encodeURIComponent(id)}/acknowledge`)
+  resolve = (id: string) => this.post<Alert>(`/alerts/${encodeURIComponent(id)}/resolve`)
+
   agents = () => this.get<{ items: Agent[] }>('/agents').then((r) => r.items)
   pipelines = () => this.get<{ items: PipelineSummary[] }>('/pipelines').then((r) => r.items)
   runs = (limit = 50) => this.get<{ items: Run[] }>(`/runs?limit=${limit}`).then((r) => r.items)
@@ -103,6 +137,7 @@ export class ApiClient {
     run?: (r: Run) => void
     pipelines?: () => void
     throughput?: (p: ThroughputPoint & { bucketMs: number }) => void
+    alert?: (a: Alert) => void
     status?: (connected: boolean) => void
     unauthorized?: () => void
   }): () => void {

@@ -1,6 +1,7 @@
 import { css, html, LitElement } from 'lit'
 import {
   type Agent,
+  type Alert,
   ApiClient,
   type PipelineSummary,
   type Principal,
@@ -10,6 +11,7 @@ import {
   UnauthorizedError,
 } from './api.js'
 import { baseStyles } from './styles.js'
+import './op-alerts-view.js'
 import './op-fleet-view.js'
 import './op-pipelines-view.js'
 import './op-throughput-chart.js'
@@ -92,6 +94,7 @@ export class OpApp extends LitElement {
     now: { state: true },
     error: { state: true },
     principal: { state: true },
+    alerts: { state: true },
     signInError: { state: true },
   }
 
@@ -104,6 +107,7 @@ export class OpApp extends LitElement {
   declare now: number
   declare error: string
   declare principal: Principal | undefined
+  declare alerts: Alert[]
   declare signInError: string
   private readonly api = new ApiClient()
   private unsubscribe: (() => void) | undefined
@@ -121,6 +125,7 @@ export class OpApp extends LitElement {
     this.error = ''
     this.principal = undefined
     this.signInError = ''
+    this.alerts = []
   }
 
   override connectedCallback(): void {
@@ -160,6 +165,10 @@ export class OpApp extends LitElement {
           .slice(0, 50)
       },
       pipelines: () => void this.api.pipelines().then((p) => (this.pipelines = p)),
+      alert: (a) => {
+        const rest = this.alerts.filter((x) => x.id !== a.id)
+        this.alerts = a.state === 'resolved' ? rest : [a, ...rest].sort((x, y) => y.firedAt - x.firedAt)
+      },
       throughput: (p) => {
         const existing = this.points.find((x) => x.t === p.t)
         this.points = existing
@@ -186,6 +195,17 @@ export class OpApp extends LitElement {
     this.signInError = message
   }
 
+  private async onAlertAction(detail: { action: 'acknowledge' | 'resolve'; id: string }): Promise<void> {
+    try {
+      const updated = await this.api[detail.action](detail.id)
+      const rest = this.alerts.filter((a) => a.id !== updated.id)
+      this.alerts =
+        updated.state === 'resolved' ? rest : [updated, ...rest].sort((x, y) => y.firedAt - x.firedAt)
+    } catch (error) {
+      this.error = (error as Error).message
+    }
+  }
+
   private onSignIn(event: SubmitEvent): void {
     event.preventDefault()
     const input = (event.target as HTMLFormElement).elements.namedItem('token') as HTMLInputElement
@@ -206,12 +226,14 @@ export class OpApp extends LitElement {
 
   private async load(): Promise<void> {
     try {
-      const [agents, pipelines, runs, throughput] = await Promise.all([
+      const [agents, pipelines, runs, throughput, alerts] = await Promise.all([
         this.api.agents(),
         this.api.pipelines(),
         this.api.runs(),
         this.api.throughput(),
+        this.api.alerts(),
       ])
+      this.alerts = alerts
       this.agents = agents
       this.pipelines = pipelines
       this.runs = runs
@@ -251,6 +273,12 @@ export class OpApp extends LitElement {
       </header>
       <main>
         ${this.error ? html`<div class="card" role="alert">Cannot load data: ${this.error}</div>` : ''}
+        <op-alerts-view
+          .alerts=${this.alerts}
+          .now=${this.now}
+          .canAct=${this.principal.role !== 'viewer'}
+          @alert-action=${(e: CustomEvent<{ action: 'acknowledge' | 'resolve'; id: string }>) => void this.onAlertAction(e.detail)}
+        ></op-alerts-view>
         <op-throughput-chart .points=${this.points} .bucketMs=${this.bucketMs}></op-throughput-chart>
         <div class="grid">
           <op-fleet-view .agents=${this.agents} .now=${this.now}></op-fleet-view>

@@ -67,6 +67,27 @@ export const baseStyles = css`
     color: #5d6673;
     font-size: 0.85rem;
   }
+  .visually-hidden {
+    position: absolute;
+    width: 1px;
+    height: 1px;
+    overflow: hidden;
+    clip: rect(0 0 0 0);
+    white-space: nowrap;
+  }
+  button {
+    font: inherit;
+    padding: 0.2rem 0.6rem;
+    margin: 0.1rem;
+    border: 1px solid #9aa3ad;
+    border-radius: 4px;
+    background: #fff;
+    cursor: pointer;
+  }
+  button:focus-visible {
+    outline: 2px solid #1d4ed8;
+    outline-offset: 2px;
+  }
   code {
     font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
     font-size: 0.85em;

@@ -28,7 +28,8 @@ describe('console', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'outpost-console-'))
     nats = await startNats()
-    cp = await startControlPlane(nats.url)
+    cp = await startControlPlane(nats.url, { extraArgs: ['--alert-interval', '200ms'] })
+    await api(cp.api, 'PUT', '/api/v1/alerts/settings', { agentOfflineAfter: '500ms' })
     browser = await launchChromium()
   })
 
@@ -95,8 +96,34 @@ describe('console', () => {
     await expect.poll(() => row.getByTestId('agent-state').isVisible()).toBe(true)
     await screenshot(page, 'console-fleet-390')
 
+    await page.setViewportSize({ width: 1280, height: 900 })
     await agent.process.stop()
     await expect.poll(() => row.getByTestId('agent-state').textContent(), { timeout: 20_000 }).toBe('offline')
+
+    // The stopped agent raises an alert, live; an operator acknowledges it from the console.
+    const alert = page.locator('tr[data-rule="agent_offline"]')
+    await expect
+      .poll(() => alert.getByTestId('alert-state').textContent(), { timeout: 20_000 })
+      .toBe('firing')
+    expect(await alert.textContent()).toContain('browser-edge')
+    await alert.getByRole('button', { name: /^Acknowledge/ }).click()
+    await expect.poll(() => alert.getByTestId('alert-state').textContent()).toBe('acknowledged')
+    expect(await alert.textContent()).toContain('acknowledged by token:bootstrap')
+    await screenshot(page, 'console-alert-acknowledged')
+
+    // A viewer sees the alert but no control that changes anything.
+    const viewer = await api<{ token: string }>(cp.api, 'POST', '/api/v1/api-tokens', {
+      name: 'watcher',
+      role: 'viewer',
+    })
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await other.goto(cp.api)
+    await other.getByLabel('API token').fill(viewer.body.token)
+    await other.getByRole('button', { name: 'Sign in' }).click()
+    await expect.poll(() => other.getByTestId('principal').textContent()).toBe('watcher (viewer)')
+    await expect.poll(() => other.locator('tr[data-rule="agent_offline"]').count()).toBe(1)
+    expect(await other.getByRole('button', { name: /Acknowledge|Resolve/ }).count()).toBe(0)
+    await other.close()
     await page.close()
   })
 })

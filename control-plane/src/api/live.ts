@@ -1,10 +1,10 @@
-/** Server-sent events for the console: agents, runs, pipelines and throughput as they change. */
+/** Server-sent events for the console: agents, runs, pipelines, throughput, alerts and rollouts as they change. */
 import { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { ControlPlaneContext } from '../context.js'
 import { agentView } from '../fleet/views.js'
 import { THROUGHPUT_BUCKET_MS } from '../ingest/telemetry.js'
-import type { AgentRecord, RunRecord, ThroughputPoint } from '../store/types.js'
+import type { AgentRecord, AlertRecord, RolloutRecord, RunRecord, ThroughputPoint } from '../store/types.js'
 
 export function liveRoutes(ctx: ControlPlaneContext): Hono {
   const app = new Hono()
@@ -26,10 +26,14 @@ export function liveRoutes(ctx: ControlPlaneContext): Hono {
       const onPipelines = (p: unknown) => send('pipelines', p)
       const onThroughput = (p: ThroughputPoint) =>
         send('throughput', { ...p, bucketMs: THROUGHPUT_BUCKET_MS })
+      const onAlert = (a: AlertRecord) => send('alert', a)
+      const onRollout = (r: RolloutRecord) => send('rollout', r)
       ctx.events.on('agent', onAgent)
       ctx.events.on('run', onRun)
       ctx.events.on('pipelines', onPipelines)
       ctx.events.on('throughput', onThroughput)
+      ctx.events.on('alert', onAlert)
+      ctx.events.on('rollout', onRollout)
       const flush = setInterval(() => {
         const agents = [...pendingAgents.values()]
         pendingAgents.clear()
@@ -47,6 +51,8 @@ export function liveRoutes(ctx: ControlPlaneContext): Hono {
       ctx.events.off('run', onRun)
       ctx.events.off('pipelines', onPipelines)
       ctx.events.off('throughput', onThroughput)
+      ctx.events.off('alert', onAlert)
+      ctx.events.off('rollout', onRollout)
     }),
   )
 

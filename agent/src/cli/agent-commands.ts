@@ -4,6 +4,19 @@ import { formatSpecError } from '@outpost/shared'
 import { createLogger, type LogFormat, type LogLevel } from '../log.js'
 import { SecretResolver } from '../secrets.js'
 import { type Command, EXIT, parseFlags, parseLabels, UsageError } from './command.js'
+import { type AgentConfig, loadAgentConfig } from './config.js'
+
+/** Environment variables of the settings that have one. */
+const ENV = {
+  'control-plane': 'OUTPOST_CONTROL_PLANE',
+  token: 'OUTPOST_TOKEN',
+  'state-dir': 'OUTPOST_STATE_DIR',
+  'secrets-file': 'OUTPOST_SECRETS_FILE',
+  'disk-budget': 'OUTPOST_DISK_BUDGET',
+  'metrics-listen': 'OUTPOST_METRICS_LISTEN',
+  'log-level': 'OUTPOST_LOG_LEVEL',
+  'log-format': 'OUTPOST_LOG_FORMAT',
+} as const
 
 const LOG_FLAGS = {
   'log-level': { type: 'string' },
@@ -84,6 +97,8 @@ export const agentCommand: Command = {
   summary: 'Run the agent: enrol with a token once, then run assigned pipelines as a service.',
   usage: `Usage: outpost agent [flags]
 
+  --config FILE              settings file (YAML; env OUTPOST_CONFIG); flags and environment override it
+  --check-config             validate the settings, print them, exit (0, or 2 with what is wrong)
   --control-plane HOST:PORT  gRPC address of the control plane   (env OUTPOST_CONTROL_PLANE)
   --token TOKEN              enrolment token, needed only once    (env OUTPOST_TOKEN)
   --state-dir DIR            identity, cursors, outbox, quarantine (env OUTPOST_STATE_DIR; default ./.outpost/agent)
@@ -117,35 +132,90 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         'chunk-bytes': { type: 'string' },
         'disk-budget': { type: 'string' },
         'secrets-file': { type: 'string' },
+        config: { type: 'string' },
+        'check-config': { type: 'boolean' },
         ...LOG_FLAGS,
       },
       false,
     )
-    const secretsFile = values['secrets-file'] ?? process.env.OUTPOST_SECRETS_FILE
+    // The file < the environment < flags.
+    const configFile = values.config ?? process.env.OUTPOST_CONFIG
+    let file: AgentConfig = {}
+    try {
+      if (configFile) file = loadAgentConfig(configFile)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const setting = (key: keyof typeof ENV, fromFile: string | number | undefined): string | undefined => {
+      const flag = (values as Record<string, unknown>)[key]
+      if (typeof flag === 'string') return flag
+      return process.env[ENV[key]] ?? (fromFile === undefined ? undefined : String(fromFile))
+    }
+    const secretsFile = setting('secrets-file', file.secrets_file)
     const secrets = new SecretResolver(secretsFile ? { file: secretsFile } : {})
-    const log = loggerFromFlags(values, 'stdout', () => secrets.values())
-    const controlPlane = values['control-plane'] ?? process.env.OUTPOST_CONTROL_PLANE
-    const token = values.token ?? process.env.OUTPOST_TOKEN
-    const threads = intFlag(values.threads, 'threads')
-    const maxRuns = intFlag(values['max-runs'], 'max-runs')
+    const log = loggerFromFlags(
+      {
+        'log-level': setting('log-level', file.log_level),
+        'log-format': setting('log-format', file.log_format),
+      },
+      'stdout',
+      () => secrets.values(),
+    )
+    const controlPlane = setting('control-plane', file.control_plane)
+    const token = setting('token', file.token)
+    const threads = intFlag(
+      values.threads ?? (file.threads === undefined ? undefined : String(file.threads)),
+      'threads',
+    )
+    const maxRuns = intFlag(
+      values['max-runs'] ?? (file.max_runs === undefined ? undefined : String(file.max_runs)),
+      'max-runs',
+    )
     const chunkBytes = intFlag(values['chunk-bytes'], 'chunk-bytes')
-    const diskBudget = sizeFlag(values['disk-budget'] ?? process.env.OUTPOST_DISK_BUDGET, 'disk-budget')
+    const diskBudget = sizeFlag(setting('disk-budget', file.disk_budget), 'disk-budget')
+    const stateDir = setting('state-dir', file.state_dir) ?? '.outpost/agent'
+    const metricsListen = setting('metrics-listen', file.metrics_listen)
+    const labels = { ...(file.labels ?? {}), ...parseLabels(values.label) }
+    const nats = values.nats ?? file.nats
+    const name = values.name ?? file.name
+    if (values['check-config']) {
+      const effective = {
+        ...(configFile ? { config_file: configFile } : {}),
+        control_plane: controlPlane ?? null,
+        token: token ? '(set)' : null,
+        state_dir: stateDir,
+        name: name ?? null,
+        labels,
+        nats: nats ?? null,
+        threads: threads ?? null,
+        max_runs: maxRuns ?? 2,
+        disk_budget: diskBudget ?? null,
+        secrets_file: secretsFile ?? null,
+        metrics_listen: metricsListen ?? null,
+      }
+      process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`)
+      if (!controlPlane) {
+        process.stderr.write(
+          'control_plane is not set (config file, OUTPOST_CONTROL_PLANE or --control-plane)\n',
+        )
+        return EXIT.usage
+      }
+      return EXIT.ok
+    }
     // Loaded on demand so that quick commands start fast.
     const { Agent } = await import('../agent.js')
     const agent = Agent.open({
-      stateDir: values['state-dir'] ?? process.env.OUTPOST_STATE_DIR ?? '.outpost/agent',
+      stateDir,
       ...(controlPlane ? { controlPlane } : {}),
       ...(token ? { token } : {}),
-      ...(values.name ? { name: values.name } : {}),
-      labels: parseLabels(values.label),
-      ...(values.nats ? { natsServers: values.nats } : {}),
+      ...(name ? { name } : {}),
+      labels,
+      ...(nats ? { natsServers: nats } : {}),
       ...(threads ? { threads } : {}),
       ...(maxRuns ? { maxConcurrentRuns: maxRuns } : {}),
       ...(chunkBytes ? { chunkBytes } : {}),
       ...(diskBudget ? { diskBudgetBytes: diskBudget } : {}),
-      ...((values['metrics-listen'] ?? process.env.OUTPOST_METRICS_LISTEN)
-        ? { metricsListen: (values['metrics-listen'] ?? process.env.OUTPOST_METRICS_LISTEN) as string }
-        : {}),
+      ...(metricsListen ? { metricsListen } : {}),
       secrets,
       log,
     })

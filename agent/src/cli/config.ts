@@ -1,0 +1,93 @@
+/**
+ * The agent's configuration file (`--config /etc/outpost/agent.yaml`), one schema for every
+ * setting. Precedence: the file < environment variables < flags. `outpost agent --check-config`
+ * validates and prints the result without starting.
+ */
+import { readFileSync } from 'node:fs'
+import { labels } from '@outpost/shared'
+import { isMap, LineCounter, parseDocument } from 'yaml'
+import * as z from 'zod'
+
+export const agentConfigSchema = z
+  .strictObject({
+    control_plane: z.string().min(1).optional().describe('host:port of the control plane gRPC listener.'),
+    token: z.string().min(1).optional().describe('Enrolment token; needed only for the first start.'),
+    state_dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Identity, cursors, outbox and quarantine (default /var/lib/outpost/agent under systemd).'),
+    name: z.string().min(1).max(128).optional().describe('Display name (default: the host name).'),
+    labels: labels.optional().describe('Labels sent at enrolment.'),
+    nats: z
+      .array(z.string().min(1))
+      .optional()
+      .describe('NATS URLs to use instead of those the control plane gives.'),
+    threads: z.number().int().positive().optional().describe('Worker threads (default: cores - 1).'),
+    max_runs: z.number().int().positive().optional().describe('Pipelines run at once (default 2).'),
+    disk_budget: z
+      .union([z.string(), z.number().int().positive()])
+      .optional()
+      .describe('Bytes the outbox may hold, e.g. 1GiB.'),
+    secrets_file: z.string().min(1).optional().describe('NAME=value lines for ${secret:NAME}; mode 0600.'),
+    metrics_listen: z.string().min(1).optional().describe('HOST:PORT for /metrics, /healthz, /readyz.'),
+    log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+    log_format: z.enum(['json', 'pretty']).optional(),
+  })
+  .describe('outpost agent --config FILE')
+
+export type AgentConfig = z.output<typeof agentConfigSchema>
+
+/** The flag each setting corresponds to. */
+export const CONFIG_FLAGS: Record<keyof AgentConfig, string> = {
+  control_plane: 'control-plane',
+  token: 'token',
+  state_dir: 'state-dir',
+  name: 'name',
+  labels: 'label',
+  nats: 'nats',
+  threads: 'threads',
+  max_runs: 'max-runs',
+  disk_budget: 'disk-budget',
+  secrets_file: 'secrets-file',
+  metrics_listen: 'metrics-listen',
+  log_level: 'log-level',
+  log_format: 'log-format',
+}
+
+export class ConfigError extends Error {
+  readonly code = 'config'
+}
+
+/** Reads and validates a config file; every problem names the file, the field and the line. */
+export function loadAgentConfig(path: string): AgentConfig {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    )
+  }
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!
+    const line = lines.linePos(e.pos[0]).line
+    throw new ConfigError(`${path}:${line}: not valid YAML: ${e.message.split('\n')[0]}`)
+  }
+  const value = doc.toJS() ?? {}
+  const parsed = agentConfigSchema.safeParse(value)
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues.map((issue) => {
+    const path0 = issue.path.map(String)
+    const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : path0.join('.')
+    let line: number | undefined
+    const node = isMap(doc.contents) && path0.length > 0 ? doc.getIn(path0, true) : undefined
+    const range = (node as { range?: [number, number, number] } | undefined)?.range
+    if (range) line = lines.linePos(range[0]).line
+    const message = issue.code === 'unrecognized_keys' ? 'unknown setting' : issue.message
+    return `${path}${line ? `:${line}` : ''}: ${field || '(file)'}: ${message}`
+  })
+  throw new ConfigError(problems.join('\n'))
+}

@@ -75,6 +75,41 @@ describe('outpost run --local', () => {
     expect((await outpost(['run', invalid])).code).toBe(2)
     expect((await outpost(['frobnicate'])).code).toBe(2)
   })
+
+  it('reads agent settings from a file, overridden by the environment and then by flags', async () => {
+    const config = pipelineFile(
+      'agent.yaml',
+      'control_plane: file:7400\nstate_dir: /from/file\nmax_runs: 4\nlabels: { a: "1" }\n',
+    )
+    const checked = await outpost(
+      ['agent', '--config', config, '--check-config', '--state-dir', '/from/flag', '--label', 'b=2'],
+      { OUTPOST_CONTROL_PLANE: 'env:7400', OUTPOST_STATE_DIR: '/from/env' },
+    )
+    expect(checked.code).toBe(0)
+    expect(JSON.parse(checked.stdout)).toMatchObject({
+      control_plane: 'env:7400',
+      state_dir: '/from/flag',
+      max_runs: 4,
+      labels: { a: '1', b: '2' },
+    })
+    const cp = await outpost(['control-plane', '--check-config', '--store-url', 'postgres://u:hunter2@db/x'])
+    expect(cp.code).toBe(0)
+    expect(JSON.parse(cp.stdout)).toMatchObject({
+      store: 'postgres://***@db/x',
+      http_listen: '127.0.0.1:7080',
+    })
+    expect(cp.stdout).not.toContain('hunter2')
+    const missing = await outpost(['agent', '--config', '/nonexistent/agent.yaml'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('cannot read config file /nonexistent/agent.yaml: ENOENT')
+    const wrong = await outpost([
+      'agent',
+      '--config',
+      pipelineFile('bad.yaml', 'control_plane: x:1\nthreads: -1\n'),
+    ])
+    expect(wrong.code).toBe(2)
+    expect(wrong.stderr).toMatch(/bad\.yaml:2: threads: /)
+  })
 })
 
 describe('outpost against a control plane', () => {

@@ -51,6 +51,7 @@ export const controlPlaneCommand: Command = {
   --alert-webhook URL     POST alert notifications here; repeatable (env OUTPOST_ALERT_WEBHOOKS, comma-separated)
   --alert-webhook-secret S  sign them with HMAC-SHA256 (env OUTPOST_ALERT_WEBHOOK_SECRET)
   --alert-interval DUR    how often alert rules are evaluated (default 5s)
+  --check-config          validate the flags and environment, print the settings, exit
   --log-level, --log-format
 
 Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
@@ -68,6 +69,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         'warehouse-url': { type: 'string' },
         'alert-webhook': { type: 'string', multiple: true },
         'store-url': { type: 'string' },
+        'check-config': { type: 'boolean' },
         'alert-webhook-secret': { type: 'string' },
         'alert-interval': { type: 'string' },
         'log-level': { type: 'string' },
@@ -92,6 +94,29 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       values['alert-interval'] === undefined ? undefined : parseDuration(values['alert-interval'])
     if (values['alert-interval'] !== undefined && (alertInterval === undefined || alertInterval < 100))
       throw new UsageError('--alert-interval must be a duration of at least 100ms, such as 5s')
+    if (values['check-config']) {
+      const storeUrl = values['store-url'] ?? process.env.OUTPOST_STORE_URL
+      const redactUrl = (u: string | undefined) => u?.replace(/\/\/[^@/]*@/, '//***@') ?? null
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            data_dir: resolve(values['data-dir'] ?? process.env.OUTPOST_DATA_DIR ?? '.outpost/control-plane'),
+            grpc_listen: values['grpc-listen'] ?? process.env.OUTPOST_GRPC_LISTEN ?? '0.0.0.0:7400',
+            http_listen: `${http.host}:${http.port}`,
+            nats:
+              values.nats ??
+              (process.env.NATS_URL ? process.env.NATS_URL.split(',') : ['nats://127.0.0.1:4222']),
+            store: storeUrl ? redactUrl(storeUrl) : 'embedded LMDB',
+            warehouse: warehouseUrl ? redactUrl(warehouseUrl) : 'Parquet files in the data directory',
+            console: consoleDir ?? null,
+            alert_webhooks: webhooks?.length ?? 0,
+          },
+          null,
+          2,
+        )}\n`,
+      )
+      return EXIT.ok
+    }
     const { ControlPlane } = await import('../server.js')
     const cp = await ControlPlane.start({
       dataDir: resolve(values['data-dir'] ?? process.env.OUTPOST_DATA_DIR ?? '.outpost/control-plane'),

@@ -24,6 +24,23 @@ export function celValue(value: Value, type: ColumnTypeName): unknown {
   }
 }
 
+/**
+ * The variables of an expression, row after row: one object, refilled for each row, with `now`
+ * and the columns the expression uses (a column named now wins, as it did when the object was
+ * built per row). CEL reads it during the call only; a fresh object per row cost more than the
+ * call.
+ */
+export function activationFor(
+  used: readonly { index: number; name: string; type: ColumnTypeName }[],
+  now: Date,
+): (row: readonly Value[]) => Record<string, unknown> {
+  const activation: Record<string, unknown> = { now }
+  return (row) => {
+    for (const col of used) activation[col.name] = celValue(row[col.index] as Value, col.type)
+    return activation
+  }
+}
+
 const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/g
 
 /** The columns an expression can refer to, so only those are converted for each row. */

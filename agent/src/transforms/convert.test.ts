@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { type Converter, compileFormat, converterTo, FAIL } from './convert.js'
+import { type Converter, compileFormat, converterTo, daysInMonth, FAIL } from './convert.js'
 
 function to(type: Parameters<typeof converterTo>[0], options = {}): Converter {
   const c = converterTo(type, options)
@@ -83,5 +84,32 @@ describe('conversions', () => {
     expect(converterTo('timestamp', { timezone: 'Mars/Base' })).toBe('unknown time zone "Mars/Base"')
     expect(converterTo('timestamp', { format: 'HH:mm' })).toBe('format "HH:mm" needs at least YYYY')
     expect(compileFormat('YYYY-MM-DD')?.('2024-05-06')).toMatchObject({ year: 2024, month: 5, day: 6 })
+  })
+
+  it('counts the days of a month as Date.UTC does, years 0-99 included', () => {
+    for (let year = 0; year <= 9999; year++)
+      for (let month = 1; month <= 12; month++)
+        expect(daysInMonth(year, month)).toBe(new Date(Date.UTC(year, month, 0)).getUTCDate())
+  })
+
+  it('decimal: the same text as stripping signs and leading zeros always gave', () => {
+    const reference = (value: string) => {
+      let text = value.trim()
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return FAIL
+      let sign = ''
+      if (text[0] === '+' || text[0] === '-') {
+        sign = text[0] === '-' ? '-' : ''
+        text = text.slice(1)
+      }
+      if (text.startsWith('.')) text = `0${text}`
+      return sign + text.replace(/^0+(?=\d)/, '')
+    }
+    const dec = to('decimal')
+    fc.assert(
+      fc.property(fc.stringMatching(/^ ?[+-]?0{0,2}[0-9]{0,4}(\.[0-9]{0,3})?(e[+-]?[0-9])? ?$/), (text) => {
+        expect(dec(text, 'string')).toEqual(reference(text))
+      }),
+      { numRuns: 5000 },
+    )
   })
 })

@@ -73,6 +73,9 @@ function toDecimal(value: Value): Converted {
   if (typeof value !== 'string') return FAIL
   let text = value.trim()
   if (!DECIMAL.test(text)) return FAIL
+  // The common case: a first digit 1-9 leaves no sign or zero to strip.
+  const first = text.charCodeAt(0)
+  if (first >= 49 && first <= 57) return text
   let sign = ''
   if (text[0] === '+' || text[0] === '-') {
     sign = text[0] === '-' ? '-' : ''
@@ -256,10 +259,19 @@ export function compileFormat(format: string): ((text: string) => WallTime | und
   }
 }
 
+/**
+ * Days in a month (1-12) of a year as Date.UTC reads it: years 0-99 are 1900-1999 there, and
+ * validWall used Date.UTC(year, month, 0) before (a Date for every value parsed).
+ */
+export function daysInMonth(year: number, month: number): number {
+  const y = year >= 0 && year <= 99 ? 1900 + year : year
+  if (month === 2) return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+}
+
 function validWall(w: WallTime): boolean {
   if (w.month < 1 || w.month > 12 || w.day < 1 || w.hour > 23 || w.minute > 59 || w.second > 60) return false
-  const daysInMonth = new Date(Date.UTC(w.year, w.month, 0)).getUTCDate()
-  return w.day <= daysInMonth
+  return w.day <= daysInMonth(w.year, w.month)
 }
 
 const zoneFormatters = new Map<string, Intl.DateTimeFormat>()

@@ -84,6 +84,19 @@ describe('derive', () => {
     ])
   })
 
+  it('lets every expression read the row as it came in, also after a column is replaced', () => {
+    const r = derive({ qty: 'qty + 1', twice: 'qty * 2', label: 'name + "!"' }, [
+      [1, '1', 'a', null],
+      [2, '1', null, null],
+      [3, '1', 'b', null],
+    ])
+    expect(r.rows.map((row) => [row[0], row[4], row[5]])).toEqual([
+      [2, 2, 'a!'],
+      [3, 4, null],
+      [4, 6, 'b!'],
+    ])
+  })
+
   it('asks for a type when the expression does not type-check on its own', () => {
     expect(() => derive({ q: 'qty == null ? 0 : qty' }, [])).toThrow(
       /derive q: cannot tell the type of "qty == null \? 0 : qty" .*give it as \{ expr: \.\.\., type: \.\.\. \}/,

@@ -11,7 +11,7 @@ import {
   deriveTransformSpec,
 } from '@outpost/shared'
 import type { Column, Value } from '@outpost/shared/batch'
-import { celValue, describeCelError, referencedColumns } from './cel-values.js'
+import { activationFor, describeCelError, referencedColumns } from './cel-values.js'
 import { type Converter, converterTo, FAIL } from './convert.js'
 import { defineTransform, TransformConfigError } from './types.js'
 
@@ -116,27 +116,29 @@ export const deriveTransform = defineTransform<Record<string, Derivation>>({
         convert,
       }
     })
+    // Every expression sees the row as it came in, not columns derived before it: a row is copied
+    // first only when a step overwrites a column that a later step reads.
+    const copyRows = plan.some((step, i) =>
+      plan.slice(i + 1).some((later) => later.used.some((col) => col.index === step.index)),
+    )
     return {
       columns,
       run(frame, report, context) {
         const keptRows: Value[][] = []
         const keptRecords: number[] = []
         const { rows, records } = frame
+        const activations = plan.map((step) => activationFor(step.used, context.now))
         nextRow: for (let r = 0; r < rows.length; r++) {
           const row = rows[r]!
-          // Every expression sees the row as it came in, not columns derived before it.
-          const inputRow = plan.length > 1 ? row.slice() : row
-          for (const step of plan) {
-            const activation: Record<string, unknown> = { now: context.now }
+          const inputRow = copyRows ? row.slice() : row
+          for (let s = 0; s < plan.length; s++) {
+            const step = plan[s]!
             let sawNull = false
-            for (const col of step.used) {
-              const v = inputRow[col.index] as Value
-              if (v === null) sawNull = true
-              activation[col.name] = celValue(v, col.type)
-            }
+            for (const col of step.used) if (inputRow[col.index] === null) sawNull = true
+            const variables = (activations[s] as (typeof activations)[number])(inputRow)
             let cell: Value
             try {
-              cell = toCell(step.program(activation), step.from)
+              cell = toCell(step.program(variables), step.from)
             } catch (error) {
               if (sawNull) {
                 cell = null

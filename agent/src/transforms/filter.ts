@@ -1,6 +1,6 @@
 import { compileCel, filterTransformSpec } from '@outpost/shared'
 import type { Value } from '@outpost/shared/batch'
-import { celValue, describeCelError, referencedColumns } from './cel-values.js'
+import { activationFor, describeCelError, referencedColumns } from './cel-values.js'
 import { defineTransform } from './types.js'
 
 export const filterTransform = defineTransform<string>({
@@ -15,13 +15,13 @@ export const filterTransform = defineTransform<string>({
         const keptRecords: number[] = []
         let filtered = 0
         const { rows, records } = frame
+        const activation = activationFor(used, context.now)
         for (let r = 0; r < rows.length; r++) {
           const row = rows[r]!
-          const activation: Record<string, unknown> = { now: context.now }
-          for (const col of used) activation[col.name] = celValue(row[col.index] as Value, col.type)
+          const variables = activation(row)
           let result: unknown
           try {
-            result = program(activation)
+            result = program(variables)
           } catch (error) {
             report.reject({
               record: records[r]!,

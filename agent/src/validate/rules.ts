@@ -12,7 +12,7 @@ import {
   type ValidationRule,
 } from '@outpost/shared'
 import { type Column, formatValue, type Value } from '@outpost/shared/batch'
-import { celValue, describeCelError, referencedColumns } from '../transforms/cel-values.js'
+import { activationFor, describeCelError, referencedColumns } from '../transforms/cel-values.js'
 import { converterTo, FAIL } from '../transforms/convert.js'
 import { columnIndex, TransformConfigError, type TransformContext } from '../transforms/types.js'
 
@@ -58,6 +58,8 @@ export function bindRule(rule: ValidationRule, columns: readonly Column[]): Boun
     const expression = (rule as { expr: string }).expr
     const program = compileCel(expression)
     const used = referencedColumns(expression, columns)
+    let now: Date | undefined
+    let activation: ReturnType<typeof activationFor> | undefined
     return {
       name,
       kind,
@@ -65,10 +67,14 @@ export function bindRule(rule: ValidationRule, columns: readonly Column[]): Boun
       columnIndex: -1,
       reset() {},
       check(row, context) {
-        const activation: Record<string, unknown> = { now: context.now }
-        for (const col of used) activation[col.name] = celValue(row[col.index] as Value, col.type)
+        // One activation per batch (the context's `now`), refilled for each row.
+        if (activation === undefined || now !== context.now) {
+          now = context.now
+          activation = activationFor(used, now)
+        }
+        const variables = activation(row)
         try {
-          const result = program(activation)
+          const result = program(variables)
           return result === true
             ? undefined
             : result === false

@@ -59,6 +59,20 @@ export interface Alert {
   pipeline?: string
 }
 
+export interface Rollout {
+  id: string
+  pipeline: string
+  strategy: 'all' | 'canary'
+  state: 'running' | 'paused' | 'completed' | 'aborted'
+  fromVersion: number
+  toVersion: number
+  currentWave: number
+  waves: { size: number | string; agents: string[] }[]
+  pausedReason?: string
+  createdAt: number
+  agents?: { agentId: string; name: string; wave: number | null; desiredVersion: number; status: string }[]
+}
+
 export interface ThroughputPoint {
   t: number
   rowsRead: number
@@ -114,6 +128,49 @@ export class ApiClient {
     return (await response.json()) as T
   }
 
+  pipeline = (name: string) =>
+    this.get<PipelineSummary & { spec: unknown }>(`/pipelines/${encodeURIComponent(name)}`)
+  versions = (name: string) =>
+    this.get<{ items: { version: number; author: string; createdAt: number }[] }>(
+      `/pipelines/${encodeURIComponent(name)}/versions`,
+    ).then((r) => r.items)
+  diff = (name: string, version: number) =>
+    this.get<{ diff: string; from: number | null; to: number }>(
+      `/pipelines/${encodeURIComponent(name)}/versions/${version}/diff`,
+    )
+  rollouts = () => this.get<{ items: Rollout[] }>('/rollouts').then((r) => r.items)
+  rollout = (id: string) => this.get<Rollout>(`/rollouts/${encodeURIComponent(id)}`)
+  rolloutAction = (id: string, action: 'pause' | 'resume' | 'abort') =>
+    this.post<Rollout>(`/rollouts/${encodeURIComponent(id)}/${action}`)
+
+  /** Applies a pipeline document (YAML); with waves, as a canary rollout. */
+  async apply(
+    name: string,
+    yaml: string,
+    plan: { waves?: string; soak?: string } = {},
+  ): Promise<{
+    version: number
+    created?: boolean
+    unchanged?: boolean
+    rollout?: { id: string; strategy: string }
+  }> {
+    const query = new URLSearchParams()
+    if (plan.waves) query.set('waves', plan.waves)
+    if (plan.soak) query.set('soak', plan.soak)
+    const response = await fetch(
+      `${this.base}/pipelines/${encodeURIComponent(name)}${query.size ? `?${query}` : ''}`,
+      {
+        method: 'PUT',
+        headers: { ...this.headers(), 'content-type': 'application/yaml' },
+        body: yaml,
+      },
+    )
+    if (response.status === 401) throw new UnauthorizedError('the API token was refused')
+    const body = (await response.json().catch(() => ({}))) as { detail?: string }
+    if (!response.ok) throw new Error(body.detail ?? `HTTP ${response.status}`)
+    return body as never
+  }
+
   alerts = () =>
     Promise.all([
       this.get<{ items: Alert[] }>('/alerts?state=firing'),
@@ -138,6 +195,7 @@ export class ApiClient {
     pipelines?: () => void
     throughput?: (p: ThroughputPoint & { bucketMs: number }) => void
     alert?: (a: Alert) => void
+    rollout?: (r: Rollout) => void
     status?: (connected: boolean) => void
     unauthorized?: () => void
   }): () => void {

@@ -5,6 +5,7 @@ import {
   ApiClient,
   type PipelineSummary,
   type Principal,
+  type Rollout,
   type Run,
   session,
   type ThroughputPoint,
@@ -12,6 +13,8 @@ import {
 } from './api.js'
 import { baseStyles } from './styles.js'
 import './op-alerts-view.js'
+import './op-editor.js'
+import './op-rollouts-view.js'
 import './op-fleet-view.js'
 import './op-pipelines-view.js'
 import './op-throughput-chart.js'
@@ -95,6 +98,7 @@ export class OpApp extends LitElement {
     error: { state: true },
     principal: { state: true },
     alerts: { state: true },
+    rollouts: { state: true },
     signInError: { state: true },
   }
 
@@ -108,6 +112,7 @@ export class OpApp extends LitElement {
   declare error: string
   declare principal: Principal | undefined
   declare alerts: Alert[]
+  declare rollouts: Rollout[]
   declare signInError: string
   private readonly api = new ApiClient()
   private unsubscribe: (() => void) | undefined
@@ -126,6 +131,7 @@ export class OpApp extends LitElement {
     this.principal = undefined
     this.signInError = ''
     this.alerts = []
+    this.rollouts = []
   }
 
   override connectedCallback(): void {
@@ -165,6 +171,7 @@ export class OpApp extends LitElement {
           .slice(0, 50)
       },
       pipelines: () => void this.api.pipelines().then((p) => (this.pipelines = p)),
+      rollout: () => void this.loadRollouts(),
       alert: (a) => {
         const rest = this.alerts.filter((x) => x.id !== a.id)
         this.alerts = a.state === 'resolved' ? rest : [a, ...rest].sort((x, y) => y.firedAt - x.firedAt)
@@ -193,6 +200,25 @@ export class OpApp extends LitElement {
     this.principal = undefined
     this.live = false
     this.signInError = message
+  }
+
+  /** Active rollouts with each agent's place; the last finished ones without. */
+  private async loadRollouts(): Promise<void> {
+    const list = (await this.api.rollouts()).filter((r) => r.strategy === 'canary').slice(0, 5)
+    this.rollouts = await Promise.all(
+      list.map((r) =>
+        r.state === 'running' || r.state === 'paused' ? this.api.rollout(r.id) : Promise.resolve(r),
+      ),
+    )
+  }
+
+  private async onRolloutAction(detail: { action: 'pause' | 'resume' | 'abort'; id: string }): Promise<void> {
+    try {
+      await this.api.rolloutAction(detail.id, detail.action)
+      await this.loadRollouts()
+    } catch (error) {
+      this.error = (error as Error).message
+    }
   }
 
   private async onAlertAction(detail: { action: 'acknowledge' | 'resolve'; id: string }): Promise<void> {
@@ -234,6 +260,7 @@ export class OpApp extends LitElement {
         this.api.alerts(),
       ])
       this.alerts = alerts
+      void this.loadRollouts()
       this.agents = agents
       this.pipelines = pipelines
       this.runs = runs
@@ -279,11 +306,18 @@ export class OpApp extends LitElement {
           .canAct=${this.principal.role !== 'viewer'}
           @alert-action=${(e: CustomEvent<{ action: 'acknowledge' | 'resolve'; id: string }>) => void this.onAlertAction(e.detail)}
         ></op-alerts-view>
+        <op-rollouts-view
+          .rollouts=${this.rollouts}
+          .now=${this.now}
+          .canAct=${this.principal.role !== 'viewer'}
+          @rollout-action=${(e: CustomEvent<{ action: 'pause' | 'resume' | 'abort'; id: string }>) => void this.onRolloutAction(e.detail)}
+        ></op-rollouts-view>
         <op-throughput-chart .points=${this.points} .bucketMs=${this.bucketMs}></op-throughput-chart>
         <div class="grid">
           <op-fleet-view .agents=${this.agents} .now=${this.now}></op-fleet-view>
           <op-pipelines-view .pipelines=${this.pipelines} .runs=${this.runs} .now=${this.now}></op-pipelines-view>
         </div>
+        <op-editor .api=${this.api} .pipelines=${this.pipelines} .canApply=${this.principal.role !== 'viewer'}></op-editor>
       </main>`
   }
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { stringify } from 'yaml'
 import { launchChromium, screenshot } from '../helpers/browser.js'
 import { type NatsServer, startNats } from '../helpers/nats.js'
 import {
@@ -73,7 +74,21 @@ describe('console', () => {
         sinks: [{ type: 'file', path: join(work, 'out') }],
       },
     }
-    expect((await api(cp.api, 'PUT', '/api/v1/pipelines/console-demo', spec)).status).toBe(201)
+    // The pipeline is written in the console's editor: an error is shown at its line as you
+    // type, and the fixed spec is applied from there.
+    const editor = page.getByLabel('Pipeline YAML')
+    const yaml = stringify(spec)
+    await editor.fill(yaml.replace('type: csv', 'type: cvs'))
+    await expect
+      .poll(() => page.getByTestId('spec-errors').textContent())
+      .toMatch(/spec\.source\.type: unknown type "cvs".*\(line \d+, column \d+\)/)
+    await editor.fill(yaml)
+    await expect.poll(() => page.getByTestId('spec-errors').textContent()).toContain('Valid.')
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await expect
+      .poll(() => page.getByTestId('apply-result').textContent())
+      .toBe('console-demo: version 1 created')
+    await screenshot(page, 'console-editor')
 
     await expect
       .poll(() => page.locator('tr[data-pipeline="console-demo"]').count(), { timeout: 10_000 })
@@ -97,6 +112,26 @@ describe('console', () => {
     await screenshot(page, 'console-fleet-390')
 
     await page.setViewportSize({ width: 1280, height: 900 })
+
+    // Version 2 as a canary from the editor: its progress shows live; pause, then abort it.
+    await editor.fill(yaml.replace('every: 2s', 'every: 3s'))
+    await page.getByLabel('Roll out').selectOption('canary')
+    await page.getByLabel('waves').fill('1')
+    await page.getByLabel('soak').fill('10m')
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await expect
+      .poll(() => page.getByTestId('apply-result').textContent())
+      .toMatch(/version 2 applied, canary rollout rol-\w+ started/)
+    const rollout = page.locator('article[data-rollout]')
+    await expect.poll(() => rollout.getByTestId('rollout-state').textContent()).toBe('running')
+    await expect
+      .poll(() => rollout.locator('tr[data-agent]').textContent(), { timeout: 20_000 })
+      .toContain('applied')
+    await rollout.getByRole('button', { name: 'Pause' }).click()
+    await expect.poll(() => rollout.getByTestId('rollout-state').textContent()).toBe('paused')
+    await rollout.getByRole('button', { name: 'Abort' }).click()
+    await expect.poll(() => rollout.getByTestId('rollout-state').textContent()).toBe('aborted')
+    await screenshot(page, 'console-rollout-aborted')
     await agent.process.stop()
     await expect.poll(() => row.getByTestId('agent-state').textContent(), { timeout: 20_000 }).toBe('offline')
 

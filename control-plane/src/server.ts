@@ -49,6 +49,17 @@ export interface ControlPlaneOptions {
   alertWebhookSecret?: string
   /** How often alert rules are evaluated (also on every agent, run and rollout change). */
   alertIntervalMs?: number
+  /** TLS for the agents' gRPC listener (PEM); with clientCa, agents must show a certificate it signed. */
+  grpcTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer }
+}
+
+function serverCredentials(tls: ControlPlaneOptions['grpcTls']): grpc.ServerCredentials {
+  if (!tls) return grpc.ServerCredentials.createInsecure()
+  return grpc.ServerCredentials.createSsl(
+    tls.clientCa ?? null,
+    [{ cert_chain: tls.cert, private_key: tls.key }],
+    tls.clientCa !== undefined,
+  )
 }
 
 export class ControlPlane {
@@ -133,7 +144,7 @@ export class ControlPlane {
       audit: context.audit,
     })
     const grpcPort = await new Promise<number>((resolve, reject) =>
-      grpcServer.bindAsync(options.grpcListen, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      grpcServer.bindAsync(options.grpcListen, serverCredentials(options.grpcTls), (error, port) =>
         error ? reject(error) : resolve(port),
       ),
     )

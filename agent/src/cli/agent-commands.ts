@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { formatSpecError } from '@outpost/shared'
@@ -99,6 +100,9 @@ export const agentCommand: Command = {
 
   --config FILE              settings file (YAML; env OUTPOST_CONFIG); flags and environment override it
   --check-config             validate the settings, print them, exit (0, or 2 with what is wrong)
+  --tls                      talk TLS to the control plane, trusting the system's CAs
+  --tls-ca FILE              … trusting this CA (PEM) instead
+  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS
   --control-plane HOST:PORT  gRPC address of the control plane   (env OUTPOST_CONTROL_PLANE)
   --token TOKEN              enrolment token, needed only once    (env OUTPOST_TOKEN)
   --state-dir DIR            identity, cursors, outbox, quarantine (env OUTPOST_STATE_DIR; default ./.outpost/agent)
@@ -133,6 +137,10 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         'disk-budget': { type: 'string' },
         'secrets-file': { type: 'string' },
         config: { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        tls: { type: 'boolean' },
         'check-config': { type: 'boolean' },
         ...LOG_FLAGS,
       },
@@ -176,6 +184,27 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
     const stateDir = setting('state-dir', file.state_dir) ?? '.outpost/agent'
     const metricsListen = setting('metrics-listen', file.metrics_listen)
     const labels = { ...(file.labels ?? {}), ...parseLabels(values.label) }
+    // TLS to the control plane: --tls (system CAs), or a CA file; a client certificate for mutual TLS.
+    const pem = (flag: 'tls-ca' | 'tls-cert' | 'tls-key', fromFile: string | undefined) => {
+      const path = values[flag] ?? fromFile
+      if (path === undefined) return undefined
+      try {
+        return readFileSync(path)
+      } catch (error) {
+        throw new UsageError(
+          `--${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        )
+      }
+    }
+    const ca = pem('tls-ca', file.tls?.ca)
+    const cert = pem('tls-cert', file.tls?.cert)
+    const key = pem('tls-key', file.tls?.key)
+    if ((cert === undefined) !== (key === undefined))
+      throw new UsageError('give both --tls-cert and --tls-key')
+    const tls =
+      values.tls || file.tls || ca || cert
+        ? { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }
+        : undefined
     const nats = values.nats ?? file.nats
     const name = values.name ?? file.name
     if (values['check-config']) {
@@ -211,6 +240,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
       ...(name ? { name } : {}),
       labels,
       ...(nats ? { natsServers: nats } : {}),
+      ...(tls ? { tls } : {}),
       ...(threads ? { threads } : {}),
       ...(maxRuns ? { maxConcurrentRuns: maxRuns } : {}),
       ...(chunkBytes ? { chunkBytes } : {}),

@@ -31,6 +31,14 @@ export const agentConfigSchema = z
       .describe('Bytes the outbox may hold, e.g. 1GiB.'),
     secrets_file: z.string().min(1).optional().describe('NAME=value lines for ${secret:NAME}; mode 0600.'),
     metrics_listen: z.string().min(1).optional().describe('HOST:PORT for /metrics, /healthz, /readyz.'),
+    tls: z
+      .strictObject({
+        ca: z.string().min(1).optional().describe('CA file (PEM) to trust; default: the system CAs.'),
+        cert: z.string().min(1).optional().describe('Client certificate (PEM) for mutual TLS.'),
+        key: z.string().min(1).optional().describe('Its private key.'),
+      })
+      .optional()
+      .describe('TLS to the control plane.'),
     log_level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
     log_format: z.enum(['json', 'pretty']).optional(),
   })
@@ -51,6 +59,7 @@ export const CONFIG_FLAGS: Record<keyof AgentConfig, string> = {
   disk_budget: 'disk-budget',
   secrets_file: 'secrets-file',
   metrics_listen: 'metrics-listen',
+  tls: 'tls',
   log_level: 'log-level',
   log_format: 'log-format',
 }

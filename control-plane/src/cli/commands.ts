@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,6 +51,9 @@ export const controlPlaneCommand: Command = {
   --alert-webhook URL     POST alert notifications here; repeatable (env OUTPOST_ALERT_WEBHOOKS, comma-separated)
   --alert-webhook-secret S  sign them with HMAC-SHA256 (env OUTPOST_ALERT_WEBHOOK_SECRET)
   --alert-interval DUR    how often alert rules are evaluated (default 5s)
+  --grpc-tls-cert FILE    serve agents over TLS with this certificate (PEM, with its chain)
+  --grpc-tls-key FILE     and its private key
+  --grpc-tls-client-ca FILE  mutual TLS: agents must show a certificate this CA signed
   --check-config          validate the flags and environment, print the settings, exit
   --log-level, --log-format
 
@@ -70,6 +73,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         'alert-webhook': { type: 'string', multiple: true },
         'store-url': { type: 'string' },
         'check-config': { type: 'boolean' },
+        'grpc-tls-cert': { type: 'string' },
+        'grpc-tls-key': { type: 'string' },
+        'grpc-tls-client-ca': { type: 'string' },
         'alert-webhook-secret': { type: 'string' },
         'alert-interval': { type: 'string' },
         'log-level': { type: 'string' },
@@ -94,6 +100,24 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       values['alert-interval'] === undefined ? undefined : parseDuration(values['alert-interval'])
     if (values['alert-interval'] !== undefined && (alertInterval === undefined || alertInterval < 100))
       throw new UsageError('--alert-interval must be a duration of at least 100ms, such as 5s')
+    const readPem = (flag: 'grpc-tls-cert' | 'grpc-tls-key' | 'grpc-tls-client-ca') => {
+      const file = values[flag]
+      if (file === undefined) return undefined
+      try {
+        return readFileSync(file)
+      } catch (error) {
+        throw new UsageError(
+          `--${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        )
+      }
+    }
+    const tlsCert = readPem('grpc-tls-cert')
+    const tlsKey = readPem('grpc-tls-key')
+    const tlsClientCa = readPem('grpc-tls-client-ca')
+    if ((tlsCert === undefined) !== (tlsKey === undefined))
+      throw new UsageError('give both --grpc-tls-cert and --grpc-tls-key')
+    if (tlsClientCa && !tlsCert)
+      throw new UsageError('--grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key')
     if (values['check-config']) {
       const storeUrl = values['store-url'] ?? process.env.OUTPOST_STORE_URL
       const redactUrl = (u: string | undefined) => u?.replace(/\/\/[^@/]*@/, '//***@') ?? null
@@ -135,6 +159,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       ...(webhooks?.length ? { alertWebhooks: webhooks } : {}),
       ...(webhookSecret ? { alertWebhookSecret: webhookSecret } : {}),
       ...(alertInterval ? { alertIntervalMs: alertInterval } : {}),
+      ...(tlsCert && tlsKey
+        ? { grpcTls: { cert: tlsCert, key: tlsKey, ...(tlsClientCa ? { clientCa: tlsClientCa } : {}) } }
+        : {}),
       log,
     })
     const signal = await untilSignal()

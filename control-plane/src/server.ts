@@ -9,7 +9,13 @@ import { auditTo } from './audit.js'
 import { bootstrapAdminToken } from './auth/bootstrap.js'
 import type { ControlPlaneContext } from './context.js'
 import { EventBus } from './events.js'
-import { AlertManager, webhookNotifier } from './fleet/alerts.js'
+import {
+  AlertManager,
+  chatNotifier,
+  type EmailSettings,
+  emailNotifier,
+  webhookNotifier,
+} from './fleet/alerts.js'
 import { PipelineCatalog } from './fleet/catalog.js'
 import { RolloutController } from './fleet/rollouts.js'
 import { registerAgentService } from './grpc/agent-service.js'
@@ -47,6 +53,12 @@ export interface ControlPlaneOptions {
   alertWebhooks?: string[]
   /** Signs webhook bodies: X-Outpost-Signature: sha256=<HMAC-SHA256 hex>. */
   alertWebhookSecret?: string
+  /** Chat webhooks (Slack format) that receive alert notifications. */
+  alertChatWebhooks?: string[]
+  /** E-mail for alert notifications over SMTP. */
+  alertEmail?: Omit<EmailSettings, 'consoleUrl'>
+  /** The console's address as people reach it, for links in notifications. */
+  consoleUrl?: string
   /** How often alert rules are evaluated (also on every agent, run and rollout change). */
   alertIntervalMs?: number
   /** TLS for the agents' gRPC listener (PEM); with clientCa, agents must show a certificate it signed. */
@@ -100,7 +112,20 @@ export class ControlPlane {
       events,
       audit,
       alertLog,
-      (options.alertWebhooks ?? []).map((url) => webhookNotifier(url, options.alertWebhookSecret, alertLog)),
+      [
+        ...(options.alertWebhooks ?? []).map((url) =>
+          webhookNotifier(url, options.alertWebhookSecret, alertLog),
+        ),
+        ...(options.alertChatWebhooks ?? []).map((url) => chatNotifier(url, options.consoleUrl, alertLog)),
+        ...(options.alertEmail
+          ? [
+              await emailNotifier(
+                { ...options.alertEmail, ...(options.consoleUrl ? { consoleUrl: options.consoleUrl } : {}) },
+                alertLog,
+              ),
+            ]
+          : []),
+      ],
       options.alertIntervalMs ?? 5000,
     )
     const context: ControlPlaneContext = {

@@ -50,6 +50,10 @@ export const controlPlaneCommand: Command = {
                           without it, the embedded LMDB store in the data directory
   --alert-webhook URL     POST alert notifications here; repeatable (env OUTPOST_ALERT_WEBHOOKS, comma-separated)
   --alert-webhook-secret S  sign them with HMAC-SHA256 (env OUTPOST_ALERT_WEBHOOK_SECRET)
+  --alert-chat-webhook URL  chat webhook in the Slack format (Slack, Mattermost, Rocket.Chat); repeatable
+  --alert-email-smtp URL  smtp://user:pass@host:587 (STARTTLS when offered) or smtps://… (env OUTPOST_SMTP_URL)
+  --alert-email-from A, --alert-email-to A  sender, and recipients (repeatable)
+  --console-url URL       the console's address as people reach it, for links in notifications
   --alert-interval DUR    how often alert rules are evaluated (default 5s)
   --grpc-tls-cert FILE    serve agents over TLS with this certificate (PEM, with its chain)
   --grpc-tls-key FILE     and its private key
@@ -77,6 +81,11 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         'grpc-tls-key': { type: 'string' },
         'grpc-tls-client-ca': { type: 'string' },
         'alert-webhook-secret': { type: 'string' },
+        'alert-chat-webhook': { type: 'string', multiple: true },
+        'alert-email-smtp': { type: 'string' },
+        'alert-email-from': { type: 'string' },
+        'alert-email-to': { type: 'string', multiple: true },
+        'console-url': { type: 'string' },
         'alert-interval': { type: 'string' },
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
@@ -111,6 +120,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         )
       }
     }
+    const smtpUrl = values['alert-email-smtp'] ?? process.env.OUTPOST_SMTP_URL
+    if (smtpUrl && (!values['alert-email-from'] || !values['alert-email-to']?.length))
+      throw new UsageError('--alert-email-smtp needs --alert-email-from and at least one --alert-email-to')
     const tlsCert = readPem('grpc-tls-cert')
     const tlsKey = readPem('grpc-tls-key')
     const tlsClientCa = readPem('grpc-tls-client-ca')
@@ -159,6 +171,17 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       ...(webhooks?.length ? { alertWebhooks: webhooks } : {}),
       ...(webhookSecret ? { alertWebhookSecret: webhookSecret } : {}),
       ...(alertInterval ? { alertIntervalMs: alertInterval } : {}),
+      ...(values['alert-chat-webhook'] ? { alertChatWebhooks: values['alert-chat-webhook'] } : {}),
+      ...(smtpUrl
+        ? {
+            alertEmail: {
+              smtpUrl,
+              from: values['alert-email-from'] as string,
+              to: values['alert-email-to'] ?? [],
+            },
+          }
+        : {}),
+      ...(values['console-url'] ? { consoleUrl: values['console-url'] } : {}),
       ...(tlsCert && tlsKey
         ? { grpcTls: { cert: tlsCert, key: tlsKey, ...(tlsClientCa ? { clientCa: tlsClientCa } : {}) } }
         : {}),

@@ -31,15 +31,47 @@ export interface AlertNotification {
 
 export type Notifier = (n: AlertNotification) => void
 
+export interface RetryOptions {
+  attempts?: number
+  firstDelayMs?: number
+}
+
+/** Tries `send` until it resolves, with exponential backoff; logs each failure and giving up. */
+export function deliverWithRetries(
+  what: string,
+  send: () => Promise<void>,
+  log: Logger,
+  context: Record<string, unknown>,
+  options: RetryOptions = {},
+): void {
+  const attempts = options.attempts ?? 5
+  const firstDelay = options.firstDelayMs ?? 1000
+  void (async () => {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        await send()
+        return
+      } catch (error) {
+        log.warn(`${what} failed`, { ...context, attempt, error: (error as Error).message })
+      }
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, firstDelay * 2 ** (attempt - 1)))
+    }
+    log.error(`${what} gave up`, context)
+  })()
+}
+
+async function post(url: string, body: string, headers: Record<string, string>): Promise<void> {
+  const r = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) })
+  if (!r.ok) throw new Error(`HTTP ${r.status}`)
+}
+
 /** Posts notifications as JSON, signed with HMAC-SHA256 when a secret is set, retried with backoff. */
 export function webhookNotifier(
   url: string,
   secret: string | undefined,
   log: Logger,
-  options: { attempts?: number; firstDelayMs?: number } = {},
+  options: RetryOptions = {},
 ): Notifier {
-  const attempts = options.attempts ?? 5
-  const firstDelay = options.firstDelayMs ?? 1000
   return (n) => {
     const body = JSON.stringify(n)
     const delivery = randomId('dlv-', 12)
@@ -52,19 +84,78 @@ export function webhookNotifier(
         ? { 'x-outpost-signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` }
         : {}),
     }
-    void (async () => {
-      for (let attempt = 1; attempt <= attempts; attempt++) {
-        try {
-          const r = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) })
-          if (r.ok) return
-          log.warn('alert webhook refused', { url, status: r.status, attempt, delivery })
-        } catch (error) {
-          log.warn('alert webhook unreachable', { url, error: (error as Error).message, attempt, delivery })
-        }
-        if (attempt < attempts) await new Promise((r) => setTimeout(r, firstDelay * 2 ** (attempt - 1)))
-      }
-      log.error('alert webhook gave up', { url, delivery, event: n.event, alert: n.alert.id })
-    })()
+    const context = { url, delivery, event: n.event, alert: n.alert.id }
+    deliverWithRetries('alert webhook', () => post(url, body, headers), log, context, options)
+  }
+}
+
+/** A title and a body for people: state, severity, rule, what, where, and a link. */
+export function alertText(
+  n: AlertNotification,
+  consoleUrl: string | undefined,
+): { title: string; body: string } {
+  const a = n.alert
+  const state = a.state.toUpperCase()
+  const where = [a.agentId ? `agent ${a.agentId}` : '', a.pipeline ? `pipeline ${a.pipeline}` : '']
+    .filter(Boolean)
+    .join(', ')
+  const title = `[Outpost] ${state} ${a.severity}: ${a.rule}${where ? ` (${where})` : ''}`
+  const last = a.history.at(-1)
+  const body = [
+    a.summary,
+    '',
+    `Alert ${a.id}, ${a.rule}, ${a.severity}, fired ${new Date(a.firedAt).toISOString()}.`,
+    ...(last && last.state !== 'firing'
+      ? [`${last.state} by ${last.by}${last.note ? `: ${last.note}` : ''}`]
+      : []),
+    ...(consoleUrl ? [`Console: ${consoleUrl.replace(/\/$/, '')}/#alert=${a.id}`] : []),
+  ].join('\n')
+  return { title, body }
+}
+
+/** Chat webhooks in the Slack format ({"text": …}), which Slack, Mattermost and Rocket.Chat accept. */
+export function chatNotifier(
+  url: string,
+  consoleUrl: string | undefined,
+  log: Logger,
+  options: RetryOptions = {},
+): Notifier {
+  return (n) => {
+    const { title, body } = alertText(n, consoleUrl)
+    const icon =
+      n.alert.state !== 'firing'
+        ? ':white_check_mark:'
+        : n.alert.severity === 'critical'
+          ? ':red_circle:'
+          : ':warning:'
+    const payload = JSON.stringify({ text: `${icon} *${title}*\n${body}` })
+    const send = () => post(url, payload, { 'content-type': 'application/json' })
+    deliverWithRetries('chat notification', send, log, { url, alert: n.alert.id }, options)
+  }
+}
+
+export interface EmailSettings {
+  /** smtp://user:password@host:587 (STARTTLS when offered; ?requireTLS=true insists) or smtps://… */
+  smtpUrl: string
+  from: string
+  to: string[]
+  consoleUrl?: string
+}
+
+/** E-mail over SMTP with nodemailer (STARTTLS, authentication), retried with backoff. */
+export async function emailNotifier(
+  settings: EmailSettings,
+  log: Logger,
+  options: RetryOptions = {},
+): Promise<Notifier> {
+  const { createTransport } = await import('nodemailer')
+  const transport = createTransport(settings.smtpUrl)
+  return (n) => {
+    const { title, body } = alertText(n, settings.consoleUrl)
+    const send = async () => {
+      await transport.sendMail({ from: settings.from, to: settings.to, subject: title, text: body })
+    }
+    deliverWithRetries('alert e-mail', send, log, { to: settings.to.join(','), alert: n.alert.id }, options)
   }
 }
 

@@ -159,6 +159,9 @@ export class OpApp extends LitElement {
     this.unsubscribe = this.api.live({
       unauthorized: () => this.signOut('Your token is no longer accepted; sign in again.'),
       agent: (a) => {
+        // Agents applying a version move rollouts along: refresh them now and then.
+        if (this.rollouts.some((r) => r.state === 'running' || r.state === 'paused'))
+          this.reloadRolloutsSoon()
         const i = this.agents.findIndex((x) => x.id === a.id)
         this.agents =
           i < 0
@@ -200,6 +203,16 @@ export class OpApp extends LitElement {
     this.principal = undefined
     this.live = false
     this.signInError = message
+  }
+
+  private rolloutTimer: number | undefined
+
+  private reloadRolloutsSoon(): void {
+    if (this.rolloutTimer !== undefined) return
+    this.rolloutTimer = window.setTimeout(() => {
+      this.rolloutTimer = undefined
+      void this.loadRollouts()
+    }, 1000)
   }
 
   /** Active rollouts with each agent's place; the last finished ones without. */

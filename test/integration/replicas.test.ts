@@ -75,7 +75,7 @@ describe('control-plane replicas on PostgreSQL', () => {
       async () => {
         return (await versions()) === 'edge-one:2,edge-two:2' ? true : undefined
       },
-      15_000,
+      30_000,
     )
     await waitFor('the rollout to complete', async () => {
       const r = await api<{ state: string }>(cps[0]!.api, 'GET', `/api/v1/rollouts/${v2.body.rollout.id}`)

@@ -291,11 +291,14 @@ export class RolloutController {
     if (!applied) return
     // The soak starts when the whole wave has applied the version.
     const appliedAt = wave.appliedAt ?? now
-    if (wave.appliedAt === undefined)
-      await this.save(r.id, (x) => ({
+    if (wave.appliedAt === undefined) {
+      const soaking = await this.save(r.id, (x) => ({
         ...x,
         waves: x.waves.map((w, i) => (i === x.currentWave ? { ...w, appliedAt } : w)),
       }))
+      // Followers (the console) learn that the wave has applied and is soaking.
+      if (soaking) this.events.emit('rollout', soaking)
+    }
     if (now - appliedAt < r.soakMs) return
     const last = r.currentWave === r.waves.length - 1
     if (last) {

@@ -113,6 +113,7 @@ export class ApiClient {
   }
 
   whoami = () => this.get<Principal>('/whoami')
+  openapi = () => this.get<{ paths: unknown }>('/openapi.json')
 
   private async post<T>(path: string, body: unknown = {}): Promise<T> {
     const response = await fetch(`${this.base}${path}`, {

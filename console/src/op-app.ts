@@ -13,6 +13,7 @@ import {
 } from './api.js'
 import { baseStyles } from './styles.js'
 import './op-alerts-view.js'
+import './op-api-reference.js'
 import './op-editor.js'
 import './op-rollouts-view.js'
 import './op-fleet-view.js'
@@ -99,6 +100,7 @@ export class OpApp extends LitElement {
     principal: { state: true },
     alerts: { state: true },
     rollouts: { state: true },
+    showApi: { state: true },
     signInError: { state: true },
   }
 
@@ -113,6 +115,7 @@ export class OpApp extends LitElement {
   declare principal: Principal | undefined
   declare alerts: Alert[]
   declare rollouts: Rollout[]
+  declare showApi: boolean
   declare signInError: string
   private readonly api = new ApiClient()
   private unsubscribe: (() => void) | undefined
@@ -132,6 +135,7 @@ export class OpApp extends LitElement {
     this.signInError = ''
     this.alerts = []
     this.rollouts = []
+    this.showApi = false
   }
 
   override connectedCallback(): void {
@@ -308,6 +312,7 @@ export class OpApp extends LitElement {
         <span class="live" role="status" data-testid="live-status">${this.live ? '● live' : '○ reconnecting…'}</span>
         <span class="who">
           <span data-testid="principal">${this.principal.name} (${this.principal.role})</span>
+          <button type="button" @click=${() => (this.showApi = !this.showApi)} aria-pressed=${this.showApi ? 'true' : 'false'}>API reference</button>
           <button type="button" @click=${() => this.signOut()}>Sign out</button>
         </span>
       </header>
@@ -331,6 +336,7 @@ export class OpApp extends LitElement {
           <op-pipelines-view .pipelines=${this.pipelines} .runs=${this.runs} .now=${this.now}></op-pipelines-view>
         </div>
         <op-editor .api=${this.api} .pipelines=${this.pipelines} .canApply=${this.principal.role !== 'viewer'}></op-editor>
+        ${this.showApi ? html`<op-api-reference .api=${this.api}></op-api-reference>` : ''}
       </main>`
   }
 }

@@ -146,6 +146,11 @@ describe('console', () => {
     expect(await alert.textContent()).toContain('acknowledged by token:bootstrap')
     await screenshot(page, 'console-alert-acknowledged')
 
+    // The REST API reference, from the OpenAPI document.
+    await page.getByRole('button', { name: 'API reference' }).click()
+    await expect.poll(() => page.getByTestId('api-reference').locator('tbody tr').count()).toBeGreaterThan(40)
+    expect(await page.getByTestId('api-reference').textContent()).toContain('POST /pipelines/{name}/rollouts')
+
     // A viewer sees the alert but no control that changes anything.
     const viewer = await api<{ token: string }>(cp.api, 'POST', '/api/v1/api-tokens', {
       name: 'watcher',

@@ -1,6 +1,7 @@
 /** The HTTP side of the control plane: REST under /api/v1, health, and the console's files at /. */
 import { existsSync } from 'node:fs'
 import { serveStatic } from '@hono/node-server/serve-static'
+import { OUTPOST_VERSION } from '@outpost/shared'
 import { Hono } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { HTTPException } from 'hono/http-exception'
@@ -12,8 +13,9 @@ import { apiTokenRoutes, auditRoutes } from './api-tokens.js'
 import { deadLetterRoutes } from './dead-letters.js'
 import { liveRoutes } from './live.js'
 import { pipelineRoutes } from './pipelines.js'
-import { ApiError, problem } from './problem.js'
+import { ApiError, badRequest, problem } from './problem.js'
 import { rolloutRoutes } from './rollouts.js'
+import { BODIES, findRoute, openApiDocument } from './routes.js'
 import { runRoutes } from './runs.js'
 import { tokenRoutes } from './tokens.js'
 
@@ -92,6 +94,32 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
       options.authFailuresPerMinute ? { failuresPerMinute: options.authFailuresPerMinute } : {},
     ),
   )
+  // Request bodies are checked against the route table's schemas before the handler runs.
+  api.use('*', async (c, next) => {
+    const path = c.req.path.replace(/^\/api\/v1/, '') || '/'
+    const route = findRoute(c.req.method, path)
+    if (route?.body && route.body !== 'pipeline') {
+      const text = await c.req.text()
+      if (text.trim() !== '') {
+        let value: unknown
+        try {
+          value = JSON.parse(text)
+        } catch (error) {
+          throw badRequest(`the body is not JSON: ${(error as Error).message}`)
+        }
+        const parsed = BODIES[route.body].safeParse(value)
+        if (!parsed.success) {
+          const errors = parsed.error.issues.map((i) => ({
+            path: i.code === 'unrecognized_keys' ? i.keys.join(', ') : i.path.join('.') || '(body)',
+            message: i.code === 'unrecognized_keys' ? 'unknown field' : i.message,
+          }))
+          throw badRequest(errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors)
+        }
+      }
+    }
+    await next()
+  })
+  api.get('/openapi.json', (c) => c.json(openApiDocument(OUTPOST_VERSION)))
   api.get('/whoami', (c) => c.json(c.get('principal')))
   api.route('/agents', agentRoutes(ctx))
   api.route('/pipelines', pipelineRoutes(ctx))

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApi } from '../api/app.js'
+import { ROUTES } from '../api/routes.js'
 import type { ControlPlaneContext } from '../context.js'
 import { hashSecret } from '../grpc/credentials.js'
 import type { Role } from '../store/types.js'
@@ -93,6 +94,37 @@ describe('API roles', () => {
       action: 'api-token.create',
       target: body.id,
     })
+  })
+
+  it('documents every route in the route table and the OpenAPI document, and checks bodies against it', async () => {
+    const routes = app.routes
+      .filter((r) => r.path.startsWith('/api/v1/') && r.method !== 'ALL')
+      .map((r) => `${r.method} ${r.path.replace('/api/v1', '')}`)
+    const table = ROUTES.map((r) => `${r.method} ${r.path}`)
+    expect([...new Set(routes)].sort()).toEqual([...table].sort())
+    const doc = (await (
+      await app.request('/api/v1/openapi.json', { headers: { authorization: `Bearer ${tokens.viewer}` } })
+    ).json()) as {
+      openapi: string
+      paths: Record<string, Record<string, { 'x-outpost-role': string; requestBody?: unknown }>>
+    }
+    expect(doc.openapi).toBe('3.1.0')
+    for (const r of ROUTES) {
+      const op = doc.paths[r.path.replace(/:([A-Za-z]+)/g, '{$1}')]?.[r.method.toLowerCase()]
+      expect(op?.['x-outpost-role'], `${r.method} ${r.path}`).toBe(r.role)
+      expect(op?.requestBody !== undefined, `${r.method} ${r.path} body`).toBe(r.body !== undefined)
+    }
+    const bad = await app.request('/api/v1/alerts/settings', {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ runFailuresInARow: 0, colour: 'red' }),
+    })
+    expect(bad.status).toBe(400)
+    const problem = (await bad.json()) as { errors: { path: string; message: string }[] }
+    expect(problem.errors).toEqual([
+      { path: 'runFailuresInARow', message: 'Too small: expected number to be >=1' },
+      { path: 'colour', message: 'unknown field' },
+    ])
   })
 
   it('slows down repeated failed authentication', async () => {

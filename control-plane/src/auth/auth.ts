@@ -1,8 +1,8 @@
 /**
  * REST API authentication and roles. Every request under /api/v1 carries `Authorization: Bearer
  * <token>` (never a query parameter or a cookie); the token's hash is looked up in the store, and
- * the route's required role comes from one table, so no route can be added without a rule (a
- * route the table does not know needs admin). Roles are ordered: viewer < operator < admin.
+ * the route's required role comes from the route table (api/routes.ts), so no route can be added
+ * without a rule (a route the table does not know needs admin). Roles are ordered: viewer < operator < admin.
  *   viewer   reads the fleet, pipelines, runs, dead letters, metrics and the audit log;
  *   operator also changes pipelines, runs them, probes sites and lists or replays quarantined rows;
  *   admin    also manages enrolment tokens, API tokens and agents (labels, revocation).
@@ -10,6 +10,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { ApiError } from '../api/problem.js'
+import { findRoute } from '../api/routes.js'
 import { hashSecret, newSecret, randomId } from '../grpc/credentials.js'
 import type { ApiTokenRecord, Role, Store } from '../store/types.js'
 
@@ -17,46 +18,9 @@ export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin']
 
 export const rank = (role: Role) => ROLES.indexOf(role)
 
-/** method, path under /api/v1 (`:x` matches one segment), required role. First match wins. */
-export const ROUTE_ROLES: readonly [string, string, Role][] = [
-  ['GET', '/pipelines/:name/quarantine', 'operator'],
-  ['GET', '/enrollment-tokens', 'admin'],
-  ['GET', '/api-tokens', 'admin'],
-  ['GET', '/whoami', 'viewer'],
-  ['GET', '*', 'viewer'],
-  ['POST', '/pipelines', 'operator'],
-  ['PUT', '/pipelines/:name', 'operator'],
-  ['DELETE', '/pipelines/:name', 'operator'],
-  ['POST', '/pipelines/:name/run', 'operator'],
-  ['POST', '/pipelines/:name/quarantine/replay', 'operator'],
-  ['POST', '/pipelines/:name/rollouts', 'operator'],
-  ['POST', '/rollouts/:id/pause', 'operator'],
-  ['POST', '/rollouts/:id/resume', 'operator'],
-  ['POST', '/rollouts/:id/abort', 'operator'],
-  ['POST', '/alerts/:id/acknowledge', 'operator'],
-  ['POST', '/alerts/:id/resolve', 'operator'],
-  ['PUT', '/alerts/settings', 'admin'],
-  ['POST', '/agents/:id/commands', 'operator'],
-  ['POST', '/agents/:id/probe', 'operator'],
-  ['PATCH', '/agents/:id', 'admin'],
-  ['POST', '/agents/:id/revoke', 'admin'],
-  ['POST', '/enrollment-tokens', 'admin'],
-  ['DELETE', '/enrollment-tokens/:id', 'admin'],
-  ['POST', '/api-tokens', 'admin'],
-  ['DELETE', '/api-tokens/:id', 'admin'],
-]
-
-function matches(pattern: string, path: string): boolean {
-  if (pattern === '*') return true
-  const a = pattern.split('/')
-  const b = path.replace(/\/+$/, '').split('/')
-  return a.length === b.length && a.every((part, i) => part.startsWith(':') || part === b[i])
-}
-
-/** The role a request needs; routes the table does not name need admin. */
+/** The role a request needs (path relative to /api/v1); routes the table does not name need admin. */
 export function requiredRole(method: string, path: string): Role {
-  const m = method === 'HEAD' ? 'GET' : method
-  return ROUTE_ROLES.find(([rm, pattern]) => rm === m && matches(pattern, path))?.[2] ?? 'admin'
+  return findRoute(method, path)?.role ?? 'admin'
 }
 
 export interface Principal {

@@ -4,7 +4,7 @@
  */
 export interface MetricDefinition {
   name: string
-  kind: 'counter' | 'gauge'
+  kind: 'counter' | 'gauge' | 'histogram'
   help: string
   labels: readonly string[]
 }
@@ -53,6 +53,12 @@ export const METRICS = define({
     kind: 'counter',
     help: 'Worker threads that died processing a chunk (the chunk is processed again).',
     labels: ['pipeline'],
+  },
+  runDuration: {
+    name: 'outpost_run_duration_seconds',
+    kind: 'histogram',
+    help: 'How long runs took, from start to their last batch committed.',
+    labels: ['pipeline', 'status'],
   },
   runsFinished: {
     name: 'outpost_runs_total',

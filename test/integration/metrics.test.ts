@@ -70,6 +70,7 @@ describe('Prometheus metrics and health endpoints', () => {
     })
     expect(sample(after, 'outpost_rows_written_total{pipeline="scraped"}')).toBe(3)
     expect(sample(after, 'outpost_runs_total{pipeline="scraped",status="succeeded"}')).toBe(1)
+    expect(sample(after, 'outpost_run_duration_seconds_count{pipeline="scraped",status="succeeded"}')).toBe(1)
     // The agent reports its counts to the control plane every 10 s.
     await waitFor(
       'rows read across the fleet',

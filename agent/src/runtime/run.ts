@@ -253,6 +253,11 @@ export async function executeRun(
   })
   if (ends.length > 0) await deps.outbox.append(ends)
   deps.metrics.inc(METRICS.runsFinished, { pipeline: p.name, status: outcome.status })
+  deps.metrics.observe(
+    METRICS.runDuration,
+    { pipeline: p.name, status: outcome.status },
+    (outcome.finishedAt - startedAt) / 1000,
+  )
   if (deps.reportRuns) {
     const status = {
       succeeded: RunStatus.SUCCEEDED,

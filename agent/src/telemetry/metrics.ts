@@ -53,6 +53,11 @@ export class AgentMetrics {
     }
   }
 
+  /** A histogram observation; only the local Prometheus endpoint carries histograms. */
+  observe(def: MetricDefinition, labels: Record<string, string>, value: number): void {
+    this.prometheus?.observe(def, labels, value)
+  }
+
   /** Totals since start, for local status. */
   total(def: MetricDefinition, labels: Record<string, string>): number {
     return this.totals.get(keyOf(def, labels))?.value ?? 0

@@ -4,7 +4,7 @@
  * value is read when scraped. Used by the agent's local port and by the control plane's /metrics.
  */
 import type { MetricDefinition } from '@outpost/shared'
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 export type GaugeReader = () =>
   | { labels?: Record<string, string>; value: number }[]
@@ -31,6 +31,24 @@ export class PromMetrics {
       this.counters.set(def.name, counter)
     }
     counter.inc(labels, value)
+  }
+
+  private readonly histograms = new Map<string, Histogram>()
+
+  /** Records one observation of a histogram of the vocabulary (seconds). */
+  observe(def: MetricDefinition, labels: Record<string, string>, value: number): void {
+    let h = this.histograms.get(def.name)
+    if (!h) {
+      h = new Histogram({
+        name: def.name,
+        help: def.help,
+        labelNames: [...def.labels],
+        buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+        registers: [this.registry],
+      })
+      this.histograms.set(def.name, h)
+    }
+    h.observe(labels, value)
   }
 
   /** A gauge of the vocabulary whose values are read at scrape time. */

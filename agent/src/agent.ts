@@ -449,6 +449,7 @@ export class Agent {
     })
     prometheus.gauge(METRICS.controlConnected, () => [{ value: this.control?.connected ? 1 : 0 }])
     prometheus.gauge(METRICS.natsConnected, () => [{ value: this.forwarder?.connected ? 1 : 0 }])
+    prometheus.gauge(METRICS.natsReconnects, () => [{ value: this.forwarder?.reconnects ?? 0 }])
     const { server, address } = await serveLocalEndpoint(listen, prometheus, () => ({
       controlPlane: this.control?.connected ?? false,
       nats: this.forwarder?.connected ?? false,

@@ -90,6 +90,12 @@ export const METRICS = define({
     help: 'Whether the agent holds its Sync stream to the control plane (1) or not (0).',
     labels: [],
   },
+  natsReconnects: {
+    name: 'outpost_nats_reconnects',
+    kind: 'gauge',
+    help: 'Times the agent reconnected to NATS since it started (a gauge of a count that only grows).',
+    labels: [],
+  },
   natsConnected: {
     name: 'outpost_nats_connected',
     kind: 'gauge',

@@ -39,6 +39,7 @@ describe('Prometheus metrics and health endpoints', () => {
     const before = await (await agent('/metrics')).text()
     expect(sample(before, 'outpost_control_plane_connected')).toBe(1)
     expect(sample(before, 'outpost_outbox_batches')).toBe(0)
+    expect(sample(before, 'outpost_nats_reconnects')).toBe(0)
     expect(before).toContain('process_cpu_user_seconds_total')
     const fleet = await (await cp('/metrics')).text()
     expect(sample(fleet, 'outpost_agents{state="online"}')).toBe(1)

@@ -40,6 +40,8 @@ export class NatsForwarder {
     if (lane === NATS_LANE) this.wake?.()
   }
   published = 0
+  /** Times the connection came back after it was lost. */
+  reconnects = 0
 
   constructor(private readonly options: NatsForwarderOptions) {}
 
@@ -111,6 +113,7 @@ export class NatsForwarder {
         this.options.log.warn('NATS connection lost; data waits in the outbox', { server: s.server })
       } else if (s.type === 'reconnect') {
         this.reconnecting = false
+        this.reconnects++
         this.options.log.info('NATS connection back', { server: s.server })
         this.wake?.()
       }

@@ -55,6 +55,7 @@ export class PostgresStore implements Store {
   private listener: pg.Client | undefined
   private leaderClient: pg.Client | undefined
   private leading = false
+  private leaderCheck: Promise<boolean> | undefined
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -112,21 +113,32 @@ export class PostgresStore implements Store {
     this.listener = client
   }
 
-  /** Whether this replica runs the evaluators: it holds a session advisory lock while it lives. */
-  async isLeader(): Promise<boolean> {
-    if (this.leading) return true
-    if (!this.leaderClient) {
-      const client = new pg.Client({ connectionString: this.url })
-      client.on('error', () => {
-        this.leading = false
-        this.leaderClient = undefined
-      })
-      await client.connect()
-      this.leaderClient = client
-    }
-    const r = await this.leaderClient.query('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK])
-    this.leading = r.rows[0]?.ok === true
-    return this.leading
+  /**
+   * Whether this replica runs the evaluators: it holds a session advisory lock while it lives.
+   * Checks run one at a time: two at once would open two sessions, and the lock taken by one of
+   * them would be held by a connection nobody uses (then no replica would lead).
+   */
+  isLeader(): Promise<boolean> {
+    if (this.leading) return Promise.resolve(true)
+    this.leaderCheck ??= (async () => {
+      try {
+        if (!this.leaderClient) {
+          const client = new pg.Client({ connectionString: this.url })
+          client.on('error', () => {
+            this.leading = false
+            this.leaderClient = undefined
+          })
+          await client.connect()
+          this.leaderClient = client
+        }
+        const r = await this.leaderClient.query('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK])
+        this.leading = r.rows[0]?.ok === true
+        return this.leading
+      } finally {
+        this.leaderCheck = undefined
+      }
+    })()
+    return this.leaderCheck
   }
 
   // --- enrolment tokens ---

@@ -11,7 +11,10 @@ export function controlPlaneMetrics(store: Store, sessions: SessionRegistry, eve
   const prom = new PromMetrics()
   prom.gauge(METRICS.agents, async () => {
     const counts: Record<string, number> = { online: 0, degraded: 0, offline: 0, revoked: 0 }
-    for (const a of await store.listAgents()) counts[agentState(a)] = (counts[agentState(a)] ?? 0) + 1
+    for (const a of await store.listAgents()) {
+      const state = agentState(a)
+      counts[state] = (counts[state] ?? 0) + 1
+    }
     return Object.entries(counts).map(([state, value]) => ({ labels: { state }, value }))
   })
   prom.gauge(METRICS.syncStreams, () => [{ value: sessions.size }])

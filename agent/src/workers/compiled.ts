@@ -17,10 +17,13 @@ export class CompiledPipeline {
 
   /** Position of the aggregate step in the chain (-1 without one). */
   readonly aggregateIndex: number
+  /** Whether the chain has a dedupe step. */
+  readonly dedupes: boolean
 
   constructor(readonly pipeline: Pipeline) {
     this.source = sources[pipeline.spec.source.type] as SourceImpl<unknown>
     this.aggregateIndex = pipeline.spec.transforms.findIndex((t) => 'aggregate' in t)
+    this.dedupes = pipeline.spec.transforms.some((t) => 'dedupe' in t)
   }
 
   static fromJson(specJson: string): CompiledPipeline {

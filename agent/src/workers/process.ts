@@ -80,8 +80,7 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
     source: meta.source ?? '',
     now: new Date(meta.nowMs),
   }
-  const dedupes = compiled.pipeline.spec.transforms.some((t) => 'dedupe' in t)
-  if (dedupes) context.dedupe = { exclude: new Set(request.exclude), keyOf: new Map() }
+  if (compiled.dedupes) context.dedupe = { exclude: new Set(request.exclude), keyOf: new Map() }
   // Transforms may change cells in place; keep the rows as read for the quarantine.
   let frame: Frame = {
     columns: decoded.columns,

@@ -15,7 +15,7 @@ import { liveRoutes } from './live.js'
 import { pipelineRoutes } from './pipelines.js'
 import { ApiError, badRequest, problem } from './problem.js'
 import { rolloutRoutes } from './rollouts.js'
-import { BODIES, findRoute, openApiDocument } from './routes.js'
+import { BODIES, openApiDocument } from './routes.js'
 import { runRoutes } from './runs.js'
 import { tokenRoutes } from './tokens.js'
 
@@ -96,8 +96,8 @@ export function createApi(ctx: ControlPlaneContext, options: ApiOptions = {}): H
   )
   // Request bodies are checked against the route table's schemas before the handler runs.
   api.use('*', async (c, next) => {
-    const path = c.req.path.replace(/^\/api\/v1/, '') || '/'
-    const route = findRoute(c.req.method, path)
+    // The auth middleware found the route already.
+    const route = c.get('route')
     if (route?.body && route.body !== 'pipeline') {
       const text = await c.req.text()
       if (text.trim() !== '') {

@@ -171,7 +171,7 @@ export function pipelineRoutes(ctx: ControlPlaneContext): Hono {
     const from = pipeline.stableVersion ?? pipeline.latestVersion
     if (from === version && plan.strategy === 'all')
       throw conflict(`pipeline ${name} already runs version ${version}`)
-    const selector = (JSON.parse(record.specJson) as { spec?: { selector?: Selector } }).spec?.selector
+    const selector = await ctx.catalog.selectorOf(name, version)
     const rollout = await startRollout(c, name, from, version, selector, plan)
     return c.json(rollout, 201)
   })

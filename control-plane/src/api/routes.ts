@@ -3,11 +3,9 @@
  * its JSON body. The same table gives the auth middleware the route's role, validates request
  * bodies before the handler runs, and generates the OpenAPI document (GET /api/v1/openapi.json).
  */
-import { labels, pipelineSchema } from '@outpost/shared'
+import { duration, labels, pipelineSchema } from '@outpost/shared'
 import * as z from 'zod'
 import type { Role } from '../store/types.js'
-
-const duration = z.string().regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration such as 30s, 5m, 1h or 7d')
 
 export const BODIES = {
   pipeline: pipelineSchema.describe(

@@ -10,7 +10,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono'
 import { ApiError } from '../api/problem.js'
-import { findRoute } from '../api/routes.js'
+import { findRoute, type RouteDoc } from '../api/routes.js'
 import { hashSecret, newSecret, randomId } from '../grpc/credentials.js'
 import type { ApiTokenRecord, Role, Store } from '../store/types.js'
 
@@ -29,8 +29,8 @@ export interface Principal {
   role: Role
 }
 
-/** Hono variables set by the middleware. */
-export type AuthVariables = { principal: Principal }
+/** Hono variables set by the middleware: who calls, and the route table's entry for the request. */
+export type AuthVariables = { principal: Principal; route: RouteDoc | undefined }
 
 export function actorOf(c: Context): string {
   const p = c.get('principal') as Principal | undefined
@@ -103,7 +103,9 @@ export function authMiddleware(
     if (token.expiresAt !== undefined && token.expiresAt <= now) return refuse('API token expired')
     // Path relative to the API root, whatever it is mounted under.
     const path = c.req.path.replace(/^\/api\/v1/, '') || '/'
-    const needed = requiredRole(c.req.method, path)
+    const route = findRoute(c.req.method, path)
+    // Routes the table does not name need admin.
+    const needed = route?.role ?? 'admin'
     if (rank(token.role) < rank(needed))
       throw new ApiError(
         403,
@@ -111,6 +113,7 @@ export function authMiddleware(
         `${c.req.method} ${path} needs the ${needed} role; token ${token.name} has ${token.role}`,
       )
     c.set('principal', { tokenId: token.id, name: token.name, role: token.role })
+    c.set('route', route)
     await next()
   }
 }

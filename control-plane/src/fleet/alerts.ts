@@ -12,6 +12,7 @@ import type { Audit } from '../audit.js'
 import type { EventBus } from '../events.js'
 import { randomId } from '../grpc/credentials.js'
 import type { AlertRecord, AlertRule, AlertSettings, AlertState, RunRecord, Store } from '../store/types.js'
+import { EvaluationLoop } from './evaluation-loop.js'
 import { isConnected } from './views.js'
 
 interface Condition {
@@ -169,14 +170,8 @@ function consecutiveFailures(runs: RunRecord[]): number {
   return n
 }
 
-/** Evaluations triggered by events start at most this often (thousands of agents send events). */
-const MIN_GAP_MS = 1000
-
 export class AlertManager {
-  private timer: NodeJS.Timeout | undefined
-  private chain: Promise<void> = Promise.resolve()
-  private pending = false
-  private lastEvaluation = 0
+  private readonly loop: EvaluationLoop
 
   constructor(
     private readonly store: Store,
@@ -184,35 +179,21 @@ export class AlertManager {
     private readonly audit: Audit,
     private readonly log: Logger,
     private readonly notifiers: Notifier[] = [],
-    private readonly intervalMs = 5000,
-  ) {}
+    intervalMs = 5000,
+  ) {
+    this.loop = new EvaluationLoop('alert evaluation', () => this.evaluate(), log, intervalMs)
+  }
 
   start(): void {
-    const poke = () => this.schedule()
-    this.events.on('agent', poke)
-    this.events.on('run', poke)
-    this.events.on('rollout', poke)
-    this.timer = setInterval(poke, this.intervalMs)
-    this.timer.unref()
+    this.loop.start(this.events, ['agent', 'run', 'rollout'])
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer)
+    this.loop.stop()
   }
 
-  /** Runs an evaluation soon: at most one at a time, and at most one a second. */
   schedule(): void {
-    if (this.pending) return
-    this.pending = true
-    this.chain = this.chain
-      .then(async () => {
-        const wait = this.lastEvaluation + MIN_GAP_MS - Date.now()
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-        this.pending = false
-        this.lastEvaluation = Date.now()
-        await this.evaluate()
-      })
-      .catch((error) => this.log.error('alert evaluation failed', { error: (error as Error).message }))
+    this.loop.schedule()
   }
 
   /** What is wrong right now, one condition per alert key. */
@@ -376,10 +357,5 @@ export class AlertManager {
     const a = await this.change(id, 'resolved', by, note)
     if (a) await this.audit(by, 'alert.resolve', id, { rule: a.rule, ...(note ? { note } : {}) })
     return a
-  }
-
-  /** Waits for evaluations under way (tests). */
-  idle(): Promise<void> {
-    return this.chain
   }
 }

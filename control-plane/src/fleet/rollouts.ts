@@ -15,6 +15,7 @@ import type { EventBus } from '../events.js'
 import { randomId } from '../grpc/credentials.js'
 import type { AgentRecord, RolloutRecord, RunRecord, Store } from '../store/types.js'
 import { isActive } from './catalog.js'
+import { EvaluationLoop } from './evaluation-loop.js'
 
 export interface RolloutPlan {
   strategy: 'all' | 'canary'
@@ -22,9 +23,6 @@ export interface RolloutPlan {
   waves?: (number | string)[]
   soakMs?: number
 }
-
-/** Evaluations triggered by events start at most this often (thousands of agents send events). */
-const MIN_GAP_MS = 1000
 
 export class RolloutError extends Error {
   constructor(
@@ -96,29 +94,28 @@ function validityOf(run: RunRecord): number | undefined {
 }
 
 export class RolloutController {
-  private timer: NodeJS.Timeout | undefined
-  private chain: Promise<void> = Promise.resolve()
-  private pending = false
-  private lastEvaluation = 0
+  private readonly loop: EvaluationLoop
 
   constructor(
     private readonly store: Store,
     private readonly events: EventBus,
     private readonly audit: Audit,
     private readonly log: Logger,
-    private readonly intervalMs = 1000,
-  ) {}
+    intervalMs = 1000,
+  ) {
+    this.loop = new EvaluationLoop('rollout evaluation', () => this.evaluate(), log, intervalMs)
+  }
 
   start(): void {
-    const poke = () => this.schedule()
-    this.events.on('agent', poke)
-    this.events.on('run', poke)
-    this.timer = setInterval(poke, this.intervalMs)
-    this.timer.unref()
+    this.loop.start(this.events, ['agent', 'run'])
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer)
+    this.loop.stop()
+  }
+
+  schedule(): void {
+    this.loop.schedule()
   }
 
   /** Agents a version targets: not revoked, labels matching its selector. */
@@ -244,26 +241,6 @@ export class RolloutController {
     })
     this.changed(updated)
     return updated
-  }
-
-  /** Runs an evaluation soon: at most one at a time, and at most one a second. */
-  schedule(): void {
-    if (this.pending) return
-    this.pending = true
-    this.chain = this.chain
-      .then(async () => {
-        const wait = this.lastEvaluation + MIN_GAP_MS - Date.now()
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-        this.pending = false
-        this.lastEvaluation = Date.now()
-        await this.evaluate()
-      })
-      .catch((error) => this.log.error('rollout evaluation failed', { error: (error as Error).message }))
-  }
-
-  /** Waits for evaluations under way (tests). */
-  idle(): Promise<void> {
-    return this.chain
   }
 
   async evaluate(now = Date.now()): Promise<void> {

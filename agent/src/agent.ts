@@ -6,6 +6,7 @@
 import type { Server } from 'node:http'
 import { cpus, hostname, totalmem } from 'node:os'
 import { create } from '@bufbuild/protobuf'
+import { createUser, fromSeed } from '@nats-io/nkeys'
 import { METRICS, OUTPOST_VERSION, StateError } from '@outpost/shared'
 import {
   type AgentStatus,
@@ -21,8 +22,10 @@ import {
   type DesiredState,
   type HostFacts,
   HostFactsSchema,
+  type NatsConnection,
   ProbeKind,
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
+import type { NatsTlsFiles } from './cli/command.js'
 import { ControlClient, type ControlTls, EnrollmentRefusedError } from './control/client.js'
 import type { Logger } from './log.js'
 import { DiskBudget } from './outbox/budget.js'
@@ -51,6 +54,8 @@ export interface AgentOptions {
   labels?: Record<string, string>
   /** NATS servers to use instead of those the control plane hands out. */
   natsServers?: string[]
+  /** TLS to NATS. */
+  natsTls?: NatsTlsFiles
   tls?: ControlTls
   threads?: number
   maxConcurrentRuns?: number
@@ -150,7 +155,13 @@ export class Agent {
       this.identity = await this.enroll(this.control, address, options.token)
       if (!this.identity) return
     }
+    if (!this.identity.natsSeed) {
+      // The agent's NATS key is made here and stays here; the control plane signs its public half.
+      this.identity = { ...this.identity, natsSeed: new TextDecoder().decode(createUser().getSeed()) }
+      await state.setIdentity(this.identity)
+    }
     const identity = this.identity
+    const natsPublicKey = fromSeed(new TextEncoder().encode(identity.natsSeed as string)).getPublicKey()
     log.info('agent starting', {
       agentId: identity.agentId,
       controlPlane: address,
@@ -173,7 +184,10 @@ export class Agent {
       log: log.child({ component: 'nats' }),
       name: `outpost-agent-${identity.agentId}`,
     })
-    this.configureNats(identity.natsServers, identity.natsUser, identity.natsPassword)
+    // Without a NATS credential yet, give the control plane a moment to issue one in its Welcome
+    // (a NATS server with per-agent credentials would refuse the attempt); then try without.
+    if (identity.natsJwt || identity.natsUser) this.configureNats(identity.natsServers)
+    else setTimeout(() => this.configureNats(this.identity?.natsServers ?? []), 5000).unref()
 
     const outbox = this.outbox
     const pool = this.pool
@@ -217,12 +231,8 @@ export class Agent {
     if (options.metricsListen) await this.serveLocal(options.metricsListen)
 
     this.control.start(identity.agentId, identity.credential, {
-      hello: () => ({ host: hostFacts(), applied: this.applied }),
-      welcome: (welcome) => {
-        const nats = welcome.nats
-        if (nats && !options.natsServers)
-          this.configureNats(nats.servers, nats.user || undefined, nats.password || undefined)
-      },
+      hello: () => ({ host: hostFacts(), applied: this.applied, natsPublicKey }),
+      welcome: (welcome) => void this.onWelcomeNats(welcome.nats),
       desired: (d) => this.onDesired(d),
       command: (c) => this.onCommand(c),
       status: () => this.status(),
@@ -276,10 +286,39 @@ export class Agent {
     }
   }
 
-  private configureNats(servers: string[], user?: string, password?: string): void {
+  /** Keeps what the control plane says about NATS (servers, credential) and reconnects if it changed. */
+  private async onWelcomeNats(nats: NatsConnection | undefined): Promise<void> {
+    const identity = this.identity
+    if (!nats || !identity) return
+    const next: AgentIdentity = {
+      ...identity,
+      natsServers: nats.servers.length > 0 ? nats.servers : identity.natsServers,
+      ...(nats.user ? { natsUser: nats.user, natsPassword: nats.password } : {}),
+      ...(nats.userJwt ? { natsJwt: nats.userJwt, natsInboxPrefix: nats.inboxPrefix } : {}),
+    }
+    if (JSON.stringify(next) !== JSON.stringify(identity)) {
+      this.identity = next
+      await this.state.setIdentity(next)
+    }
+    this.configureNats(next.natsServers)
+  }
+
+  private configureNats(servers: string[]): void {
+    const identity = this.identity
     const list = this.options.natsServers ?? servers
-    if (list.length === 0) return
-    this.forwarder?.configure({ servers: list, ...(user ? { user } : {}), ...(password ? { password } : {}) })
+    if (list.length === 0 || !identity || this.stopping.signal.aborted) return
+    this.forwarder?.configure({
+      servers: list,
+      ...(identity.natsUser ? { user: identity.natsUser, password: identity.natsPassword ?? '' } : {}),
+      ...(identity.natsJwt && identity.natsSeed
+        ? {
+            jwt: identity.natsJwt,
+            seed: identity.natsSeed,
+            ...(identity.natsInboxPrefix ? { inboxPrefix: identity.natsInboxPrefix } : {}),
+          }
+        : {}),
+      ...(this.options.natsTls ? { tls: this.options.natsTls } : {}),
+    })
   }
 
   private applyDesired(desired: StoredDesiredState): AppliedReport {

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import { type ServerType, serve } from '@hono/node-server'
 import type { Logger } from '@outpost/agent'
+import type { NatsTlsFiles } from '@outpost/agent/cli'
 import { createApi } from './api/app.js'
 import { auditTo } from './audit.js'
 import { bootstrapAdminToken } from './auth/bootstrap.js'
@@ -23,6 +24,7 @@ import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
 import { TelemetryIngest } from './ingest/telemetry.js'
 import { controlPlaneMetrics } from './metrics.js'
+import { NatsAuth } from './nats/auth.js'
 import { NatsLink } from './nats/link.js'
 import { LmdbStore } from './store/lmdb.js'
 import { PostgresStore } from './store/postgres.js'
@@ -41,6 +43,10 @@ export interface ControlPlaneOptions {
   natsServers: string[]
   /** NATS URLs handed to agents, when they differ from the control plane's own. */
   natsPublic?: string[]
+  /** Directory of `outpost nats-auth init`: per-agent NATS credentials and revocation. */
+  natsAuth?: string
+  /** TLS to NATS: the CA that signed the servers' certificates; a client certificate when asked. */
+  natsTls?: NatsTlsFiles
   consoleDir?: string
   heartbeatIntervalMs?: number
   /** PostgreSQL URL of the central warehouse; without it, central tables are Parquet files in the data directory. */
@@ -98,7 +104,13 @@ export class ControlPlane {
     const events = new EventBus()
     const catalog = new PipelineCatalog(store, events)
     const sessions = new SessionRegistry(store, catalog)
-    const nats = new NatsLink({ servers: options.natsServers, log: log.child({ component: 'nats' }) })
+    const natsAuth = options.natsAuth ? NatsAuth.load(options.natsAuth) : undefined
+    const nats = new NatsLink({
+      servers: options.natsServers,
+      log: log.child({ component: 'nats' }),
+      ...(options.natsTls ? { tls: options.natsTls } : {}),
+      ...(natsAuth ? { auth: natsAuth, revocations: () => natsRevocations(store) } : {}),
+    })
     const ingest = new TelemetryIngest(nats, store, events, log.child({ component: 'ingest' }))
     const warehouse: Warehouse = options.warehouseUrl
       ? new PostgresWarehouse(options.warehouseUrl, log.child({ component: 'warehouse' }))
@@ -165,6 +177,7 @@ export class ControlPlane {
       events,
       log: log.child({ component: 'grpc' }),
       natsServers: () => options.natsPublic ?? options.natsServers,
+      ...(natsAuth ? { natsAuth } : {}),
       heartbeatIntervalMs: heartbeatMs,
       audit: context.audit,
     })
@@ -235,4 +248,12 @@ export class ControlPlane {
     await this.context.warehouse.close()
     await this.context.store.close()
   }
+}
+
+/** Revoked agents' NATS keys, as the account JWT lists them (unix seconds). */
+export async function natsRevocations(store: Store): Promise<Record<string, number>> {
+  const revocations: Record<string, number> = {}
+  for (const agent of await store.listAgents())
+    if (agent.revokedAt && agent.natsKey) revocations[agent.natsKey] = Math.floor(agent.revokedAt / 1000)
+  return revocations
 }

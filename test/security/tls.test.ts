@@ -1,6 +1,6 @@
-// TLS between agents and the control plane, with a CA and certificates made here by openssl:
-// the right CA connects; a wrong CA and an expired certificate are refused; with mutual TLS an
-// agent needs a certificate the control plane's client CA signed.
+// TLS between agents and the control plane, and to NATS, with a CA and certificates made here by
+// openssl: the right CA connects; a wrong CA and an expired certificate are refused; with mutual
+// TLS a client needs a certificate the server's client CA signed.
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -8,12 +8,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type NatsServer, startNats } from '../helpers/nats.js'
 import {
+  api,
   type ControlPlaneHandle,
   createToken,
   type OutpostProcess,
   startAgent,
   startControlPlane,
 } from '../helpers/outpost.js'
+import { waitFor } from '../helpers/wait.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-tls-'))
 const f = (name: string) => join(dir, name)
@@ -76,19 +78,20 @@ function makePki(): void {
   sign('client', 'ca', '2', 'client.ext')
 }
 
+beforeAll(makePki)
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
 describe('TLS to the control plane', () => {
   let nats: NatsServer
   const cps: ControlPlaneHandle[] = []
   const agents: OutpostProcess[] = []
   beforeAll(async () => {
-    makePki()
     nats = await startNats()
   })
   afterAll(async () => {
     for (const a of agents) await a.stop()
     for (const cp of cps) await cp.process.stop()
     await nats?.dispose()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   const controlPlane = async (cert: string, clientCa?: string) => {
@@ -165,5 +168,113 @@ describe('TLS to the control plane', () => {
       (l) => l.msg === 'connected to control plane',
       'connect with a client certificate',
     )
+  })
+})
+
+describe('TLS to NATS', () => {
+  const servers: NatsServer[] = []
+  const cps: ControlPlaneHandle[] = []
+  const agents: OutpostProcess[] = []
+  afterAll(async () => {
+    for (const a of agents) await a.stop()
+    for (const cp of cps) await cp.process.stop()
+    for (const n of servers) await n.dispose()
+  })
+  const natsWithTls = async (cert: string, verifyClients = false) => {
+    const n = await startNats({
+      args: [
+        '--tls',
+        '--tlscert',
+        f(`${cert}.pem`),
+        '--tlskey',
+        f(`${cert}.key`),
+        ...(verifyClients ? ['--tlsverify', '--tlscacert', f('ca.pem')] : []),
+      ],
+    })
+    servers.push(n)
+    return n
+  }
+  const site = async (n: NatsServer, cpArgs: string[]) => {
+    const cp = await startControlPlane(n.url, { extraArgs: cpArgs })
+    cps.push(cp)
+    await cp.process.waitForLog((l) => l.msg === 'connected to NATS', 'control plane on NATS over TLS')
+    return cp
+  }
+  const agent = async (cp: ControlPlaneHandle, args: string[]) => {
+    const { process: p } = await startAgent(cp.grpc, { token: await createToken(cp.api), extraArgs: args })
+    agents.push(p)
+    await p.waitForLog((l) => l.msg === 'connected to control plane', 'connect')
+    return p
+  }
+  const neverOnNats = async (p: OutpostProcess, pattern: RegExp) => {
+    await p.waitForLog(
+      (l) => l.msg === 'cannot reach NATS; data waits in the outbox',
+      'a NATS refusal',
+      20_000,
+    )
+    const refusal = p.logs.find((l) => l.msg === 'cannot reach NATS; data waits in the outbox')
+    expect(JSON.stringify(refusal)).toMatch(pattern)
+    expect(p.logs.some((l) => l.msg === 'connected to NATS')).toBe(false)
+  }
+
+  it('delivers run reports over TLS with the right CA; refuses a wrong CA, an expired certificate and plain text', async () => {
+    const n = await natsWithTls('server')
+    const cp = await site(n, ['--nats-tls-ca', f('ca.pem')])
+    const good = await agent(cp, ['--nats-tls-ca', f('ca.pem')])
+    await good.waitForLog((l) => l.msg === 'connected to NATS', 'agent on NATS over TLS')
+    const agentId = String(good.logs.find((l) => l.msg === 'agent starting')?.agentId)
+    const put = await api(cp.api, 'PUT', '/api/v1/pipelines/tls-runs', {
+      apiVersion: 'outpost/v1',
+      kind: 'Pipeline',
+      metadata: { name: 'tls-runs' },
+      spec: {
+        schedule: { every: '1s' },
+        source: { type: 'csv', path: f('none-*.csv') },
+        sinks: [{ type: 'central', table: 't' }],
+      },
+    })
+    expect(put.status).toBe(201)
+    // Run reports travel over NATS: one arriving proves the encrypted path end to end.
+    await waitFor('a run report over TLS', async () => {
+      const r = await api<{ items: { agentId: string }[] }>(cp.api, 'GET', '/api/v1/runs?pipeline=tls-runs')
+      return r.body.items.some((i) => i.agentId === agentId) || undefined
+    })
+
+    await neverOnNats(
+      await agent(cp, ['--nats-tls-ca', f('other-ca.pem')]),
+      /self.signed|unable to (get|verify)|certificate/i,
+    )
+    await neverOnNats(await agent(cp, []), /certificate|TLS|tls/)
+
+    const expired = await natsWithTls('expired')
+    const cpExpired = await startControlPlane(expired.url, { extraArgs: ['--nats-tls-ca', f('ca.pem')] })
+    cps.push(cpExpired)
+    await cpExpired.process.waitForLog(
+      (l) => l.msg === 'cannot reach NATS; retrying',
+      'an expired certificate refused',
+      20_000,
+    )
+    expect(
+      JSON.stringify(cpExpired.process.logs.find((l) => l.msg === 'cannot reach NATS; retrying')),
+    ).toMatch(/expired/i)
+  })
+
+  it('with mutual TLS, NATS serves only clients with a certificate its CA signed', async () => {
+    const n = await natsWithTls('server', true)
+    const withClientCert = [
+      '--nats-tls-ca',
+      f('ca.pem'),
+      '--nats-tls-cert',
+      f('client.pem'),
+      '--nats-tls-key',
+      f('client.key'),
+    ]
+    const cp = await site(n, withClientCert)
+    await neverOnNats(
+      await agent(cp, ['--nats-tls-ca', f('ca.pem')]),
+      /certificate|closed|ECONNRESET|EPIPE|tls|timeout/i,
+    )
+    const withCert = await agent(cp, withClientCert)
+    await withCert.waitForLog((l) => l.msg === 'connected to NATS', 'agent with a client certificate')
   })
 })

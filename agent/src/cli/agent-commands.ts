@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { formatSpecError } from '@outpost/shared'
 import { createLogger, type LogFormat, type LogLevel } from '../log.js'
 import { SecretResolver } from '../secrets.js'
-import { type Command, EXIT, parseFlags, parseLabels, UsageError } from './command.js'
+import { type Command, EXIT, natsTlsFiles, parseFlags, parseLabels, UsageError } from './command.js'
 import { type AgentConfig, loadAgentConfig } from './config.js'
 
 /** Environment variables of the settings that have one. */
@@ -109,6 +109,8 @@ export const agentCommand: Command = {
   --name NAME                display name (default: host name)
   --label KEY=VALUE          label sent at enrolment; repeatable
   --nats URL                 NATS server to use instead of the one the control plane gives; repeatable
+  --nats-tls-ca FILE         verify the NATS servers' certificates with this CA (PEM)
+  --nats-tls-cert FILE, --nats-tls-key FILE  client certificate, when NATS asks for one
   --threads N                worker threads (default: cores - 1)
   --max-runs N               concurrent runs (default 2)
   --secrets-file FILE        NAME=value lines for \${secret:NAME} in specs, mode 0600 (env OUTPOST_SECRETS_FILE;
@@ -130,6 +132,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         name: { type: 'string' },
         label: { type: 'string', multiple: true },
         nats: { type: 'string', multiple: true },
+        'nats-tls-ca': { type: 'string' },
+        'nats-tls-cert': { type: 'string' },
+        'nats-tls-key': { type: 'string' },
         threads: { type: 'string' },
         'metrics-listen': { type: 'string' },
         'max-runs': { type: 'string' },
@@ -206,6 +211,11 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         ? { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) }
         : undefined
     const nats = values.nats ?? file.nats
+    const natsTls = natsTlsFiles({
+      ca: values['nats-tls-ca'] ?? file.nats_tls?.ca,
+      cert: values['nats-tls-cert'] ?? file.nats_tls?.cert,
+      key: values['nats-tls-key'] ?? file.nats_tls?.key,
+    })
     const name = values.name ?? file.name
     if (values['check-config']) {
       const effective = {
@@ -216,6 +226,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         name: name ?? null,
         labels,
         nats: nats ?? null,
+        nats_tls: natsTls ?? null,
         threads: threads ?? null,
         max_runs: maxRuns ?? 2,
         disk_budget: diskBudget ?? null,
@@ -240,6 +251,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
       ...(name ? { name } : {}),
       labels,
       ...(nats ? { natsServers: nats } : {}),
+      ...(natsTls ? { natsTls } : {}),
       ...(tls ? { tls } : {}),
       ...(threads ? { threads } : {}),
       ...(maxRuns ? { maxConcurrentRuns: maxRuns } : {}),

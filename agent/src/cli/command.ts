@@ -1,4 +1,6 @@
 /** The `outpost` command line: a list of commands, each parsing its own flags with node:util. */
+import { accessSync, constants } from 'node:fs'
+import { resolve } from 'node:path'
 import { type ParseArgsConfig, parseArgs } from 'node:util'
 
 export interface Command {
@@ -83,4 +85,38 @@ export async function runCli(commands: readonly Command[], argv: string[]): Prom
     process.stderr.write(`outpost ${command.name}: ${e.message ?? String(error)}\n`)
     return e.code === 'state_unusable' ? EXIT.state : EXIT.failed
   }
+}
+
+/** TLS files for a NATS connection, as the NATS client takes them. */
+export interface NatsTlsFiles {
+  caFile?: string
+  certFile?: string
+  keyFile?: string
+}
+
+/** Checks NATS TLS settings (readable files; a certificate with its key); undefined when none. */
+export function natsTlsFiles(
+  files: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined },
+  prefix = '--nats-tls-',
+): NatsTlsFiles | undefined {
+  if (!files.ca && !files.cert && !files.key) return undefined
+  if (Boolean(files.cert) !== Boolean(files.key))
+    throw new UsageError(`give both ${prefix}cert and ${prefix}key`)
+  const out: NatsTlsFiles = {}
+  for (const [name, file] of [
+    ['ca', files.ca],
+    ['cert', files.cert],
+    ['key', files.key],
+  ] as const) {
+    if (!file) continue
+    try {
+      accessSync(file, constants.R_OK)
+    } catch (error) {
+      throw new UsageError(
+        `${prefix}${name}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      )
+    }
+    out[`${name}File`] = resolve(file)
+  }
+  return out
 }

@@ -23,6 +23,18 @@ export const agentConfigSchema = z
       .array(z.string().min(1))
       .optional()
       .describe('NATS URLs to use instead of those the control plane gives.'),
+    nats_tls: z
+      .strictObject({
+        ca: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("CA file (PEM) that signed the NATS servers' certificates."),
+        cert: z.string().min(1).optional().describe('Client certificate (PEM), when NATS asks for one.'),
+        key: z.string().min(1).optional().describe('Its private key.'),
+      })
+      .optional()
+      .describe('TLS to NATS.'),
     threads: z.number().int().positive().optional().describe('Worker threads (default: cores - 1).'),
     max_runs: z.number().int().positive().optional().describe('Pipelines run at once (default 2).'),
     disk_budget: z
@@ -54,6 +66,7 @@ export const CONFIG_FLAGS: Record<keyof AgentConfig, string> = {
   name: 'name',
   labels: 'label',
   nats: 'nats',
+  nats_tls: 'nats-tls-ca',
   threads: 'threads',
   max_runs: 'max-runs',
   disk_budget: 'disk-budget',

@@ -7,4 +7,13 @@ export {
   runCommand,
   untilSignal,
 } from './agent-commands.js'
-export { type Command, EXIT, parseFlags, parseLabels, runCli, UsageError } from './command.js'
+export {
+  type Command,
+  EXIT,
+  type NatsTlsFiles,
+  natsTlsFiles,
+  parseFlags,
+  parseLabels,
+  runCli,
+  UsageError,
+} from './command.js'

@@ -34,7 +34,7 @@ export interface ControlTls {
 }
 
 export interface SyncHandlers {
-  hello(): { host: HostFacts; applied: AppliedReport }
+  hello(): { host: HostFacts; applied: AppliedReport; natsPublicKey?: string }
   welcome(welcome: Welcome): void
   /** Persist and apply; resolves with what was applied, which is reported back. */
   desired(state: DesiredState): Promise<AppliedReport>
@@ -186,12 +186,17 @@ export class ControlClient {
             this.log.error('handling a control message failed', { error: (error as Error).message })
           })
       })
-      const { host, applied } = handlers.hello()
+      const { host, applied, natsPublicKey } = handlers.hello()
       call.write(
         create(SyncRequestSchema, {
           message: {
             case: 'hello',
-            value: create(HelloSchema, { agentVersion: this.agentVersion, host, applied }),
+            value: create(HelloSchema, {
+              agentVersion: this.agentVersion,
+              host,
+              applied,
+              ...(natsPublicKey ? { natsPublicKey } : {}),
+            }),
           },
         }),
       )

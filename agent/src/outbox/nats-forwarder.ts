@@ -5,7 +5,8 @@
  * jitter.
  */
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node'
+import type { NatsTlsFiles } from '../cli/command.js'
 import type { Logger } from '../log.js'
 import { Backoff } from '../runtime/backoff.js'
 import { sleep } from '../runtime/run.js'
@@ -17,6 +18,17 @@ export interface NatsSettings {
   servers: string[]
   user?: string
   password?: string
+  /** Per-agent credential: a user JWT from the control plane and the agent's own nkey seed. */
+  jwt?: string
+  seed?: string
+  /** Where JetStream acks come back; the credential allows no other inbox. */
+  inboxPrefix?: string
+  tls?: NatsTlsFiles
+}
+
+/** Settings whose change needs a new connection (a renewed JWT does not: it is read at each connect). */
+function connectionKey(settings: NatsSettings | undefined): string {
+  return JSON.stringify(settings ? { ...settings, jwt: settings.jwt !== undefined } : undefined)
 }
 
 export interface NatsForwarderOptions {
@@ -52,7 +64,7 @@ export class NatsForwarder {
 
   /** Starts, or switches to new servers/credentials (the running connection is replaced). */
   configure(settings: NatsSettings): void {
-    const same = JSON.stringify(settings) === JSON.stringify(this.settings)
+    const same = connectionKey(settings) === connectionKey(this.settings)
     this.settings = settings
     if (same && this.loop) return
     if (this.nc) {
@@ -82,6 +94,16 @@ export class NatsForwarder {
         reconnectJitter: 500,
         timeout: 5000,
         ...(settings.user ? { user: settings.user, pass: settings.password ?? '' } : {}),
+        ...(settings.jwt && settings.seed
+          ? {
+              authenticator: jwtAuthenticator(
+                () => this.settings?.jwt ?? settings.jwt ?? '',
+                new TextEncoder().encode(settings.seed),
+              ),
+            }
+          : {}),
+        ...(settings.inboxPrefix ? { inboxPrefix: settings.inboxPrefix } : {}),
+        ...(settings.tls ? { tls: settings.tls } : {}),
       })
       this.nc = nc
       this.js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS })

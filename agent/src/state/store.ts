@@ -32,6 +32,11 @@ export interface AgentIdentity {
   subjectPrefix: string
   natsUser?: string
   natsPassword?: string
+  /** The agent's own NATS user nkey seed; only its public half leaves the site. */
+  natsSeed?: string
+  /** The last NATS user JWT the control plane issued for it, so NATS works while the control plane is away. */
+  natsJwt?: string
+  natsInboxPrefix?: string
   enrolledAt: number
 }
 

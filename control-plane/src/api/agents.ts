@@ -83,6 +83,9 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
     }))
     if (!updated) throw notFound(`agent ${id}`)
     ctx.sessions.disconnect(id, `agent ${id} has been revoked`)
+    // Its NATS connection is closed by the servers, and refused from then on. When NATS is down
+    // now, the link pushes the revocation list again when it reconnects.
+    await ctx.nats.pushRevocations().catch(() => {})
     await ctx.audit(c, 'agent.revoke', id, { name: updated.name })
     ctx.events.emit('agent', updated)
     return c.json(await agentView(updated, ctx.catalog))

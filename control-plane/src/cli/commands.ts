@@ -6,6 +6,7 @@ import {
   type Command,
   EXIT,
   loggerFromFlags,
+  natsTlsFiles,
   parseFlags,
   parseLabels,
   UsageError,
@@ -42,6 +43,9 @@ export const controlPlaneCommand: Command = {
   --http-listen HOST:PORT REST API and console (default 127.0.0.1:7080)
   --nats URL              NATS with JetStream; repeatable (env NATS_URL; default nats://127.0.0.1:4222)
   --nats-public URL       NATS URL handed to agents when it differs; repeatable
+  --nats-auth DIR         per-agent NATS credentials from \`outpost nats-auth init DIR\` (env OUTPOST_NATS_AUTH)
+  --nats-tls-ca FILE      verify the NATS servers' certificates with this CA (PEM)
+  --nats-tls-cert FILE, --nats-tls-key FILE  client certificate, when NATS asks for one
   --console-dir DIR       built console files (default: the bundled console)
   --heartbeat MS          agent heartbeat interval (default 10000)
   --warehouse-url URL     PostgreSQL for central sinks (env OUTPOST_WAREHOUSE_URL); without it,
@@ -71,6 +75,10 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         'http-listen': { type: 'string' },
         nats: { type: 'string', multiple: true },
         'nats-public': { type: 'string', multiple: true },
+        'nats-auth': { type: 'string' },
+        'nats-tls-ca': { type: 'string' },
+        'nats-tls-cert': { type: 'string' },
+        'nats-tls-key': { type: 'string' },
         'console-dir': { type: 'string' },
         heartbeat: { type: 'string' },
         'warehouse-url': { type: 'string' },
@@ -130,6 +138,21 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       throw new UsageError('give both --grpc-tls-cert and --grpc-tls-key')
     if (tlsClientCa && !tlsCert)
       throw new UsageError('--grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key')
+    const natsAuthDir = values['nats-auth'] ?? process.env.OUTPOST_NATS_AUTH
+    if (natsAuthDir) {
+      const { NatsAuth, NatsAuthError } = await import('../nats/auth.js')
+      try {
+        NatsAuth.load(natsAuthDir)
+      } catch (error) {
+        if (error instanceof NatsAuthError) throw new UsageError(`--nats-auth: ${error.message}`)
+        throw error
+      }
+    }
+    const natsTls = natsTlsFiles({
+      ca: values['nats-tls-ca'],
+      cert: values['nats-tls-cert'],
+      key: values['nats-tls-key'],
+    })
     if (values['check-config']) {
       const storeUrl = values['store-url'] ?? process.env.OUTPOST_STORE_URL
       const redactUrl = (u: string | undefined) => u?.replace(/\/\/[^@/]*@/, '//***@') ?? null
@@ -146,6 +169,8 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
             warehouse: warehouseUrl ? redactUrl(warehouseUrl) : 'Parquet files in the data directory',
             console: consoleDir ?? null,
             alert_webhooks: webhooks?.length ?? 0,
+            nats_auth: natsAuthDir ? resolve(natsAuthDir) : null,
+            nats_tls: natsTls ?? null,
           },
           null,
           2,
@@ -162,6 +187,8 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       natsServers:
         values.nats ?? (process.env.NATS_URL ? process.env.NATS_URL.split(',') : ['nats://127.0.0.1:4222']),
       ...(values['nats-public'] ? { natsPublic: values['nats-public'] } : {}),
+      ...(natsAuthDir ? { natsAuth: natsAuthDir } : {}),
+      ...(natsTls ? { natsTls } : {}),
       ...(consoleDir ? { consoleDir } : {}),
       ...(heartbeat ? { heartbeatIntervalMs: heartbeat } : {}),
       ...(warehouseUrl ? { warehouseUrl } : {}),

@@ -14,6 +14,7 @@ import {
   rolloutCommand,
   tokenCreateCommand,
 } from './commands.js'
+import { natsAuthInitCommand } from './nats-auth.js'
 import { upCommand } from './up.js'
 
 const commands = [
@@ -30,6 +31,7 @@ const commands = [
   auditCommand,
   rolloutCommand,
   alertsCommand,
+  natsAuthInitCommand,
   upCommand,
 ]
 const code = await runCli(commands, process.argv.slice(2))

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path'
 import { type Command, EXIT, parseFlags, UsageError, untilSignal } from '@outpost/agent/cli'
 import { parsePipelines } from '@outpost/shared'
 import { ADMIN_TOKEN_FILE } from '../auth/bootstrap.js'
+import { initNatsAuth, SERVER_CONF } from '../nats/auth.js'
 import { ApiClient } from './api-client.js'
 
 export function freePort(preferred = 0): Promise<number> {
@@ -146,14 +147,19 @@ Uses NATS_URL when set, otherwise starts its own nats-server (JetStream, data un
     const signal = untilSignal()
     try {
       let natsUrl = process.env.NATS_URL
+      // Its own nats-server runs with per-agent credentials (operator mode); keys made once.
+      const natsAuthDir = join(dataDir, 'nats-auth')
       if (!natsUrl) {
         const bin = findNatsServer()
         if (!bin)
           throw new UsageError(
             'nats-server not found: install it (apt-get install nats-server) or set NATS_URL',
           )
+        if (!existsSync(join(natsAuthDir, SERVER_CONF))) await initNatsAuth(natsAuthDir)
         const port = await freePort()
         const nats = start('nats', bin, [
+          '-c',
+          join(natsAuthDir, SERVER_CONF),
           '-a',
           '127.0.0.1',
           '-p',
@@ -178,6 +184,7 @@ Uses NATS_URL when set, otherwise starts its own nats-server (JetStream, data un
         `127.0.0.1:${grpcPort}`,
         '--nats',
         natsUrl,
+        ...(process.env.NATS_URL ? [] : ['--nats-auth', natsAuthDir]),
       ])
       await waitFor(
         'control plane',

@@ -17,6 +17,7 @@ import {
 import { addService } from '@outpost/shared/rpc'
 import type { Audit } from '../audit.js'
 import type { EventBus } from '../events.js'
+import { agentInboxPrefix, isUserPublicKey, type NatsAuth } from '../nats/auth.js'
 import type {
   AgentRecord,
   AgentStatusRecord,
@@ -34,6 +35,8 @@ export interface AgentServiceOptions {
   log: Logger
   /** NATS servers handed to agents. */
   natsServers: () => string[]
+  /** Issues per-agent NATS credentials when set. */
+  natsAuth?: NatsAuth
   heartbeatIntervalMs: number
   /** Records enrolments in the audit log. */
   audit?: Audit
@@ -242,8 +245,13 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
       case 'hello': {
         const hello = message.message.value
         const host = hostRecord(hello.host)
+        const natsKey =
+          options.natsAuth && isUserPublicKey(hello.natsPublicKey) ? hello.natsPublicKey : undefined
+        if (options.natsAuth && !natsKey)
+          log.warn('agent sent no valid NATS key; it gets no NATS credential', { agentId: session.agentId })
         const updated = await store.updateAgent(session.agentId, (a) => ({
           ...a,
+          ...(natsKey ? { natsKey } : {}),
           connected: true,
           lastSeenAt: now,
           agentVersion: hello.agentVersion,
@@ -262,6 +270,12 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
             nats: create(NatsConnectionSchema, {
               servers: options.natsServers(),
               subjectPrefix: agentSubjectPrefix(updated.id),
+              ...(options.natsAuth && natsKey
+                ? {
+                    userJwt: await options.natsAuth.issueAgentJwt(updated.id, natsKey),
+                    inboxPrefix: agentInboxPrefix(updated.id),
+                  }
+                : {}),
             }),
           }),
         })

@@ -5,13 +5,21 @@
 import { type ConsumerConfig, type JetStreamManager, jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect, type NatsConnection, nanos } from '@nats-io/transport-node'
 import type { Logger } from '@outpost/agent'
+import type { NatsTlsFiles } from '@outpost/agent/cli'
 import { STREAMS } from '@outpost/shared'
+import type { NatsAuth } from './auth.js'
 
 export interface NatsLinkOptions {
   servers: string[]
   log: Logger
   user?: string
   password?: string
+  /** Per-agent credentials: the control plane connects with its own JWT and pushes revocations. */
+  auth?: NatsAuth
+  /** TLS files; the connection then insists on TLS. */
+  tls?: NatsTlsFiles
+  /** Revoked agents' NATS keys → unix seconds; pushed to the servers on connect and on demand. */
+  revocations?: () => Promise<Record<string, number>>
   /** How long JetStream keeps undelivered messages. */
   maxAgeMs?: number
   /** The dedupe window for Nats-Msg-Id. */
@@ -50,9 +58,14 @@ export class NatsLink {
           reconnectTimeWait: 1000,
           timeout: 5000,
           ...(this.options.user ? { user: this.options.user, pass: this.options.password ?? '' } : {}),
+          ...(this.options.auth
+            ? { authenticator: await this.options.auth.controlPlaneAuthenticator() }
+            : {}),
+          ...(this.options.tls ? { tls: this.options.tls } : {}),
         })
         this.nc = nc
         await this.ensureStreams(await jetstreamManager(nc))
+        void this.pushRevocations().catch(() => {})
         this.connectedNow = true
         this.options.log.info('connected to NATS', { server: nc.getServer() })
         void this.watch(nc)
@@ -78,6 +91,7 @@ export class NatsLink {
       } else if (s.type === 'reconnect') {
         this.connectedNow = true
         this.options.log.info('NATS connection back', { server: s.server })
+        void this.pushRevocations().catch(() => {})
         // A restarted server without persistent storage may have lost the streams.
         void jetstreamManager(nc)
           .then((jsm) => this.ensureStreams(jsm))
@@ -85,6 +99,41 @@ export class NatsLink {
             this.options.log.warn('cannot check streams', { error: (error as Error).message }),
           )
       }
+    }
+  }
+
+  /**
+   * Brings the servers' revocation list up to date with the store: connected revoked agents are
+   * cut off, and refused from then on. A no-op without per-agent credentials.
+   */
+  async pushRevocations(): Promise<void> {
+    const { auth, revocations } = this.options
+    if (!auth || !revocations) return
+    try {
+      const system = await connect({
+        servers: this.options.servers,
+        name: 'outpost-control-plane-system',
+        timeout: 5000,
+        maxReconnectAttempts: 0,
+        authenticator: await auth.systemAuthenticator(),
+        ...(this.options.tls ? { tls: this.options.tls } : {}),
+      })
+      try {
+        await auth.pushAccount(system, await revocations())
+      } finally {
+        await system.close()
+      }
+    } catch (error) {
+      this.options.log.throttled(
+        'nats-revocations',
+        60_000,
+        'warn',
+        'cannot update NATS revocations; retried on reconnect',
+        {
+          error: (error as Error).message,
+        },
+      )
+      throw error
     }
   }
 

@@ -44,6 +44,8 @@ export interface AgentRecord {
   lastSeenAt?: number
   connected: boolean
   revokedAt?: number
+  /** The public key of the agent's NATS user nkey, when NATS uses per-agent credentials. */
+  natsKey?: string
   appliedRevision?: number
   applied: AppliedPipelineRecord[]
   status?: AgentStatusRecord

@@ -1,10 +1,16 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fromBinary } from '@bufbuild/protobuf'
 import { canonicalJson } from '@outpost/shared'
 import { decodeColumns } from '@outpost/shared/batch'
 import { DataBatchSchema } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CompiledCache } from './compiled.js'
 import { processChunk } from './process.js'
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), 'outpost-process-')))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const spec = (transforms: unknown[], source: Record<string, unknown> = {}) =>
   canonicalJson({
@@ -223,5 +229,37 @@ describe('processChunk', () => {
       // 20 characters, 40 bytes of UTF-8.
       expect.objectContaining({ record: 2, rule: 'max_field_bytes', column: 'b' }),
     ])
+  })
+
+  it('reads a lookup file only inside the file roots, symbolic links resolved', async () => {
+    mkdirSync(join(dir, 'root'))
+    mkdirSync(join(dir, 'outside'))
+    writeFileSync(join(dir, 'root', 'stores.csv'), 'id,region\n1,north\n')
+    writeFileSync(join(dir, 'outside', 'stores.csv'), 'id,region\n1,secret\n')
+    symlinkSync(join(dir, 'outside', 'stores.csv'), join(dir, 'root', 'link.csv'))
+    const withLookup = (file: string) => ({
+      type: 'process' as const,
+      pipelineKey: `lookup-${file}`,
+      specJson: spec([
+        { lookup: { from: { type: 'csv', path: join(dir, 'root', file) }, on: 'id', columns: ['region'] } },
+      ]),
+      bytes: new TextEncoder().encode('id\n1\n'),
+      decodeState: { first: true },
+      meta: {
+        agentId: 'a',
+        pipeline: 'p',
+        version: 1,
+        runId: 'r',
+        nowMs: 0,
+        maxBatchBytes: 900 * 1024,
+        fileRoots: [join(dir, 'root')],
+      },
+    })
+    expect(rowsOf((await processChunk(new CompiledCache(), withLookup('stores.csv'))).batches).rows).toEqual([
+      ['1', 'north'],
+    ])
+    await expect(processChunk(new CompiledCache(), withLookup('link.csv'))).rejects.toThrow(
+      `lookup: lookup file ${join(dir, 'root', 'link.csv')} resolves to ${join(dir, 'outside', 'stores.csv')} (a symbolic link), outside the agent's file_roots (allowed roots: ${join(dir, 'root')})`,
+    )
   })
 })

@@ -145,15 +145,22 @@ describe('limits at the site', () => {
       { id: 1, note: 'first' },
       { id: 4, note: 'last' },
     ])
-    // The rows over a limit wait in the quarantine, whole, with the rule they broke.
+    // The rows over a limit wait in the quarantine with the rule they broke; listings cut long text.
     const listed = await api<{
-      items: { byRule: Record<string, number>; entries: { rule: string; record: number }[] }[]
+      items: {
+        byRule: Record<string, number>
+        entries: { rule: string; record: number; row: Record<string, unknown> }[]
+      }[]
     }>(site.cp.api, 'GET', '/api/v1/pipelines/drop/quarantine')
     expect(listed.body.items[0]?.byRule).toEqual({ max_columns: 1, max_field_bytes: 1 })
     expect(listed.body.items[0]?.entries.map((e) => [e.record, e.rule])).toEqual([
       [2, 'max_columns'],
       [3, 'max_field_bytes'],
     ])
+    expect(listed.body.items[0]?.entries[1]?.row).toMatchObject({
+      id: 3,
+      note: `${'x'.repeat(1000)}… (${70 * 1024} characters)`,
+    })
   })
 
   it('writes nothing through a file sink directory that is a symbolic link to outside', async () => {

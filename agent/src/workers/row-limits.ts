@@ -28,6 +28,13 @@ function valueBytes(v: Value): number {
   return typeof v === 'boolean' ? 1 : 8
 }
 
+/** Bytes of a row as the limits count them. */
+export function rowBytes(row: readonly Value[]): number {
+  let total = 0
+  for (const v of row) total += valueBytes(v)
+  return total
+}
+
 /** Why a row breaks a limit, or undefined. */
 function breach(
   row: readonly Value[],

@@ -44,6 +44,13 @@ describe('file roots', () => {
     )
   })
 
+  it('accepts a root created after the agent started', async () => {
+    const later = new FileRoots([join(dir, 'later')])
+    mkdirSync(join(dir, 'later'))
+    writeFileSync(join(dir, 'later', 'x.csv'), 'x\n')
+    expect(await later.realRefusal('f', join(dir, 'later', 'x.csv'))).toBeUndefined()
+  })
+
   it('leaves glob matches that lead outside out and reports them; refuses a single such file', async () => {
     const skipped: SkippedInput[] = []
     const files = await listFiles(join(root, 'in', '**', '*.csv'), {

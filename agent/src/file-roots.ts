@@ -61,7 +61,9 @@ export class FileRoots {
     const lexical = this.refusal(what, path)
     if (lexical) return lexical
     const real = await realPathOf(resolve(path))
-    if (this.real.some((root) => isInside(root, real))) return undefined
+    // Resolved again each time: a root may have been created (or moved behind a link) since start.
+    const roots = await Promise.all(this.given.map(realPathOf))
+    if (roots.some((root) => isInside(root, real))) return undefined
     return `${what} ${resolve(path)} resolves to ${real} (a symbolic link), outside the agent's file_roots (${this.allowed})`
   }
 }
@@ -81,6 +83,8 @@ async function realPathOf(path: string): Promise<string> {
   }
 }
 
+const FILE_SOURCES = ['csv', 'ndjson', 'json', 'parquet', 'excel']
+
 /** The spec's file paths a root applies to, with where they are in the spec. */
 export function specFilePaths(spec: {
   source: { type: string; path?: unknown }
@@ -88,7 +92,6 @@ export function specFilePaths(spec: {
   sinks: readonly { type: string; path?: unknown }[]
 }): { field: string; path: string }[] {
   const out: { field: string; path: string }[] = []
-  const FILE_SOURCES = ['csv', 'ndjson', 'json', 'parquet', 'excel']
   if (FILE_SOURCES.includes(spec.source.type) && typeof spec.source.path === 'string')
     out.push({ field: `spec.source.path (${spec.source.type} source)`, path: spec.source.path })
   spec.transforms.forEach((t, i) => {

@@ -44,11 +44,13 @@ describe('file roots', () => {
     )
   })
 
-  it('accepts a root created after the agent started', async () => {
-    const later = new FileRoots([join(dir, 'later')])
-    mkdirSync(join(dir, 'later'))
-    writeFileSync(join(dir, 'later', 'x.csv'), 'x\n')
-    expect(await later.realRefusal('f', join(dir, 'later', 'x.csv'))).toBeUndefined()
+  it('accepts a root created after the agent started, behind a symbolic link', async () => {
+    mkdirSync(join(dir, 'real-parent'))
+    symlinkSync(join(dir, 'real-parent'), join(dir, 'linked-parent'))
+    const later = new FileRoots([join(dir, 'linked-parent', 'later')])
+    mkdirSync(join(dir, 'real-parent', 'later'))
+    writeFileSync(join(dir, 'real-parent', 'later', 'x.csv'), 'x\n')
+    expect(await later.realRefusal('f', join(dir, 'linked-parent', 'later', 'x.csv'))).toBeUndefined()
   })
 
   it('leaves glob matches that lead outside out and reports them; refuses a single such file', async () => {

@@ -3,7 +3,7 @@
 #
 #   install-agent.sh --control-plane cp.example.com:7400 --token oet_… [--name store-01]
 #                    [--label region=eu]... [--disk-budget 2GiB] [--secrets-file FILE]
-#                    [--bundle outpost-agent-….tar.gz] [--prefix /] [--no-start]
+#                    [--file-root /srv/drop]... [--bundle outpost-agent-….tar.gz] [--prefix /] [--no-start]
 #   install-agent.sh --uninstall [--purge] [--prefix /]
 #
 # Lays out /opt/outpost-agent (the bundle), /etc/outpost/agent.yaml (settings, 0640),
@@ -22,6 +22,7 @@ name=""
 labels=""
 disk_budget=""
 secrets_file=""
+file_roots=""
 start=yes
 uninstall=no
 purge=no
@@ -38,6 +39,7 @@ while [ $# -gt 0 ]; do
     --label) labels="$labels $2"; shift 2 ;;
     --disk-budget) disk_budget="$2"; shift 2 ;;
     --secrets-file) secrets_file="$2"; shift 2 ;;
+    --file-root) file_roots="$file_roots $2"; shift 2 ;;
     --no-start) start=no; shift ;;
     --uninstall) uninstall=yes; shift ;;
     --purge) purge=yes; shift ;;
@@ -108,6 +110,14 @@ if [ -n "$control_plane" ]; then
     fi
     [ -n "$disk_budget" ] && echo "disk_budget: \"$disk_budget\""
     [ -n "$secrets_file" ] && echo "secrets_file: \"$secrets_file\""
+    # Pipelines read and write files only inside these directories; without any, anywhere the
+    # outpost user may (set them on hosts shared with other data).
+    if [ -n "$file_roots" ]; then
+      echo "file_roots:"
+      for d in $file_roots; do echo "  - \"$d\""; done
+    else
+      echo "# file_roots: [/srv/outpost]"
+    fi
     echo "log_format: json"
   } > "$etc/agent.yaml.new"
   mv "$etc/agent.yaml.new" "$etc/agent.yaml"

@@ -79,11 +79,27 @@ describe('outpost run --local', () => {
   it('reads agent settings from a file, overridden by the environment and then by flags', async () => {
     const config = pipelineFile(
       'agent.yaml',
-      'control_plane: file:7400\nstate_dir: /from/file\nmax_runs: 4\nlabels: { a: "1" }\n',
+      'control_plane: file:7400\nstate_dir: /from/file\nmax_runs: 4\nlabels: { a: "1" }\nfile_roots: [/srv/a]\nmax_row_bytes: 1MiB\nmax_columns: 50\n',
     )
     const checked = await outpost(
-      ['agent', '--config', config, '--check-config', '--state-dir', '/from/flag', '--label', 'b=2'],
-      { OUTPOST_CONTROL_PLANE: 'env:7400', OUTPOST_STATE_DIR: '/from/env' },
+      [
+        'agent',
+        '--config',
+        config,
+        '--check-config',
+        '--state-dir',
+        '/from/flag',
+        '--label',
+        'b=2',
+        '--max-columns',
+        '70',
+      ],
+      {
+        OUTPOST_CONTROL_PLANE: 'env:7400',
+        OUTPOST_STATE_DIR: '/from/env',
+        OUTPOST_FILE_ROOTS: '/srv/b:/srv/c',
+        OUTPOST_MAX_FIELD_BYTES: '2MiB',
+      },
     )
     expect(checked.code).toBe(0)
     expect(JSON.parse(checked.stdout)).toMatchObject({
@@ -91,7 +107,14 @@ describe('outpost run --local', () => {
       state_dir: '/from/flag',
       max_runs: 4,
       labels: { a: '1', b: '2' },
+      file_roots: ['/srv/b', '/srv/c'],
+      max_row_bytes: 1024 * 1024,
+      max_field_bytes: 2 * 1024 * 1024,
+      max_columns: 70,
     })
+    const badLimit = await outpost(['agent', '--check-config', '--max-row-bytes', 'huge'])
+    expect(badLimit.code).toBe(2)
+    expect(badLimit.stderr).toContain('--max-row-bytes must be a size such as 512MiB or 1GiB, got "huge"')
     const cp = await outpost(['control-plane', '--check-config', '--store-url', 'postgres://u:hunter2@db/x'])
     expect(cp.code).toBe(0)
     expect(JSON.parse(cp.stdout)).toMatchObject({

@@ -27,6 +27,7 @@ import {
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import type { NatsTlsFiles } from './cli/command.js'
 import { ControlClient, type ControlTls, EnrollmentRefusedError } from './control/client.js'
+import { FileRoots, specFilePaths } from './file-roots.js'
 import type { Logger } from './log.js'
 import { DiskBudget } from './outbox/budget.js'
 import { NatsForwarder } from './outbox/nats-forwarder.js'
@@ -43,6 +44,7 @@ import { serveLocalEndpoint } from './telemetry/local-endpoint.js'
 import { AgentMetrics } from './telemetry/metrics.js'
 import { PromMetrics } from './telemetry/prometheus.js'
 import { WorkerPool } from './workers/pool.js'
+import { DEFAULT_ROW_LIMITS, type RowLimits } from './workers/row-limits.js'
 
 export interface AgentOptions {
   stateDir: string
@@ -67,6 +69,10 @@ export interface AgentOptions {
   metricsListen?: string
   /** Where ${secret:NAME} references resolve; default: OUTPOST_SECRET_* environment variables. */
   secrets?: SecretResolver
+  /** Directories pipelines' files must be inside (file_roots); unset: anywhere. */
+  fileRoots?: string[]
+  /** Limits on the rows sources decode; unset ones keep DEFAULT_ROW_LIMITS. */
+  limits?: Partial<RowLimits>
   log: Logger
 }
 
@@ -103,6 +109,9 @@ export class Agent {
     return this.options.secrets
   }
 
+  private readonly fileRoots: FileRoots | undefined
+  private readonly limits: RowLimits
+
   private get diskBudget(): number {
     return this.options.diskBudgetBytes ?? DEFAULT_DISK_BUDGET
   }
@@ -110,7 +119,11 @@ export class Agent {
   private constructor(
     readonly options: AgentOptions,
     readonly state: AgentState,
-  ) {}
+  ) {
+    const roots = options.fileRoots ?? []
+    this.fileRoots = roots.length > 0 ? new FileRoots(roots) : undefined
+    this.limits = { ...DEFAULT_ROW_LIMITS, ...options.limits }
+  }
 
   /** Opens the state directory, refusing one that another agent holds or that is damaged. */
   static open(options: AgentOptions): Agent {
@@ -177,6 +190,7 @@ export class Agent {
       outbox: this.outbox,
       log: log.child({ component: 'sinks' }),
       secrets: this.secrets,
+      fileRoots: this.fileRoots,
     })
     this.delivery.start()
     this.forwarder = new NatsForwarder({
@@ -208,6 +222,8 @@ export class Agent {
             secrets: this.secrets,
             ...(options.chunkBytes ? { chunkBytes: options.chunkBytes } : {}),
             budget,
+            limits: this.limits,
+            fileRoots: this.fileRoots,
           },
           signal,
         )
@@ -324,7 +340,7 @@ export class Agent {
   private applyDesired(desired: StoredDesiredState): AppliedReport {
     const runnables: RunnablePipeline[] = []
     const pipelines: AppliedPipeline[] = desired.pipelines.map((stored) => {
-      const runnable = toRunnable(stored)
+      const runnable = this.withinRoots(toRunnable(stored))
       if ('error' in runnable) {
         this.options.log.error('cannot apply pipeline', {
           pipeline: stored.name,
@@ -349,6 +365,19 @@ export class Agent {
     })
     this.scheduler?.apply(runnables)
     return create(AppliedReportSchema, { revision: BigInt(desired.revision), pipelines })
+  }
+
+  /** A pipeline naming a file outside the agent's file_roots is not applied. */
+  private withinRoots(runnable: ReturnType<typeof toRunnable>): ReturnType<typeof toRunnable> {
+    const roots = this.fileRoots
+    if (!roots || 'error' in runnable) return runnable
+    const refusals = specFilePaths(runnable.pipeline.spec).flatMap(({ field, path }) => {
+      // A path made of a secret is checked when the run resolves it.
+      if (path.includes('${secret:')) return []
+      const refused = roots.refusal(field, path)
+      return refused ? [refused] : []
+    })
+    return refusals.length > 0 ? { error: refusals.join('; ') } : runnable
   }
 
   private async onDesired(message: DesiredState): Promise<AppliedReport> {
@@ -397,6 +426,8 @@ export class Agent {
           pool: this.pool,
           secrets: this.secrets,
           log: this.options.log.child({ component: 'probe' }),
+          limits: this.limits,
+          fileRoots: this.fileRoots,
         })
         return result(
           outcome.ok,

@@ -57,6 +57,8 @@ describe('release bundle and install script', () => {
       'pkg-agent',
       '--label',
       'tier=edge',
+      '--file-root',
+      '/srv/drop',
     ]
     const first = install(...args)
     expect(first.stderr).toBe('')
@@ -67,6 +69,7 @@ describe('release bundle and install script', () => {
     const config = readFileSync(join(root, 'etc/outpost/agent.yaml'), 'utf8')
     expect(config).toContain(`control_plane: "${cp.grpc}"`)
     expect(config).toContain('"tier": "edge"')
+    expect(config).toContain('file_roots:\n  - "/srv/drop"\n')
     expect(statSync(join(root, 'etc/outpost/agent.yaml')).mode & 0o777).toBe(0o640)
     expect(statSync(join(root, 'var/lib/outpost/agent')).mode & 0o777).toBe(0o700)
 

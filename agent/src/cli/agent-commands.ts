@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import { formatSpecError } from '@outpost/shared'
 import { createLogger, type LogFormat, type LogLevel } from '../log.js'
 import { SecretResolver } from '../secrets.js'
+import { DEFAULT_ROW_LIMITS } from '../workers/row-limits.js'
 import { type Command, EXIT, natsTlsFiles, parseFlags, parseLabels, UsageError } from './command.js'
 import { type AgentConfig, loadAgentConfig } from './config.js'
 
@@ -17,6 +18,9 @@ const ENV = {
   'metrics-listen': 'OUTPOST_METRICS_LISTEN',
   'log-level': 'OUTPOST_LOG_LEVEL',
   'log-format': 'OUTPOST_LOG_FORMAT',
+  'max-row-bytes': 'OUTPOST_MAX_ROW_BYTES',
+  'max-field-bytes': 'OUTPOST_MAX_FIELD_BYTES',
+  'max-columns': 'OUTPOST_MAX_COLUMNS',
 } as const
 
 const LOG_FLAGS = {
@@ -118,6 +122,11 @@ export const agentCommand: Command = {
   --disk-budget SIZE         bytes the outbox may hold before pipelines block or drop (default 1GiB; env OUTPOST_DISK_BUDGET)
   --metrics-listen HOST:PORT serve /metrics (Prometheus), /healthz and /readyz here; off by default
                              (env OUTPOST_METRICS_LISTEN; e.g. 127.0.0.1:9464)
+  --file-root DIR            pipelines may read and write files only inside DIR; repeatable
+                             (env OUTPOST_FILE_ROOTS, separated by ${delimiter}); default: anywhere
+  --max-row-bytes SIZE       larger records are quarantined (default 16MiB; env OUTPOST_MAX_ROW_BYTES)
+  --max-field-bytes SIZE     records with a larger value are quarantined (default 8MiB; env OUTPOST_MAX_FIELD_BYTES)
+  --max-columns N            records with more columns are quarantined (default 2000; env OUTPOST_MAX_COLUMNS)
   --log-level LEVEL          debug, info, warn, error (default info)
   --log-format FORMAT        json or pretty (default: pretty on a terminal)
 
@@ -141,6 +150,10 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         'chunk-bytes': { type: 'string' },
         'disk-budget': { type: 'string' },
         'secrets-file': { type: 'string' },
+        'file-root': { type: 'string', multiple: true },
+        'max-row-bytes': { type: 'string' },
+        'max-field-bytes': { type: 'string' },
+        'max-columns': { type: 'string' },
         config: { type: 'string' },
         'tls-ca': { type: 'string' },
         'tls-cert': { type: 'string' },
@@ -189,6 +202,15 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
     const stateDir = setting('state-dir', file.state_dir) ?? '.outpost/agent'
     const metricsListen = setting('metrics-listen', file.metrics_listen)
     const labels = { ...(file.labels ?? {}), ...parseLabels(values.label) }
+    const fileRoots =
+      values['file-root'] ??
+      process.env.OUTPOST_FILE_ROOTS?.split(delimiter).filter((d) => d !== '') ??
+      file.file_roots
+    const limits = {
+      maxRowBytes: sizeFlag(setting('max-row-bytes', file.max_row_bytes), 'max-row-bytes'),
+      maxFieldBytes: sizeFlag(setting('max-field-bytes', file.max_field_bytes), 'max-field-bytes'),
+      maxColumns: intFlag(setting('max-columns', file.max_columns), 'max-columns'),
+    }
     // TLS to the control plane: --tls (system CAs), or a CA file; a client certificate for mutual TLS.
     const pem = (flag: 'tls-ca' | 'tls-cert' | 'tls-key', fromFile: string | undefined) => {
       const path = values[flag] ?? fromFile
@@ -232,6 +254,10 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
         disk_budget: diskBudget ?? null,
         secrets_file: secretsFile ?? null,
         metrics_listen: metricsListen ?? null,
+        file_roots: fileRoots ?? null,
+        max_row_bytes: limits.maxRowBytes ?? DEFAULT_ROW_LIMITS.maxRowBytes,
+        max_field_bytes: limits.maxFieldBytes ?? DEFAULT_ROW_LIMITS.maxFieldBytes,
+        max_columns: limits.maxColumns ?? DEFAULT_ROW_LIMITS.maxColumns,
       }
       process.stdout.write(`${JSON.stringify(effective, null, 2)}\n`)
       if (!controlPlane) {
@@ -258,6 +284,8 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags, 3 unusable state directory
       ...(chunkBytes ? { chunkBytes } : {}),
       ...(diskBudget ? { diskBudgetBytes: diskBudget } : {}),
       ...(metricsListen ? { metricsListen } : {}),
+      ...(fileRoots ? { fileRoots } : {}),
+      limits: Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined)),
       secrets,
       log,
     })

@@ -16,7 +16,7 @@ describe('agent config file', () => {
   it('reads every setting', () => {
     const path = file(
       'ok.yaml',
-      'control_plane: cp.example.com:7400\nstate_dir: /var/lib/outpost/agent\nlabels: { site: berlin }\ndisk_budget: 2GiB\nmax_runs: 3\nnats: [nats://a:4222]\n',
+      'control_plane: cp.example.com:7400\nstate_dir: /var/lib/outpost/agent\nlabels: { site: berlin }\ndisk_budget: 2GiB\nmax_runs: 3\nnats: [nats://a:4222]\nfile_roots: [/srv/drop]\nmax_row_bytes: 4MiB\nmax_field_bytes: 1048576\nmax_columns: 500\n',
     )
     expect(loadAgentConfig(path)).toEqual({
       control_plane: 'cp.example.com:7400',
@@ -25,6 +25,10 @@ describe('agent config file', () => {
       disk_budget: '2GiB',
       max_runs: 3,
       nats: ['nats://a:4222'],
+      file_roots: ['/srv/drop'],
+      max_row_bytes: '4MiB',
+      max_field_bytes: 1048576,
+      max_columns: 500,
     })
   })
 

@@ -43,6 +43,30 @@ export const agentConfigSchema = z
       .describe('Bytes the outbox may hold, e.g. 1GiB.'),
     secrets_file: z.string().min(1).optional().describe('NAME=value lines for ${secret:NAME}; mode 0600.'),
     metrics_listen: z.string().min(1).optional().describe('HOST:PORT for /metrics, /healthz, /readyz.'),
+    file_roots: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        'Directories every file a pipeline reads or writes must be inside (file sources and globs, file sinks, lookup CSV files); `..` and symbolic links out of them are refused. Unset: any path the agent user can open; set it on shared hosts.',
+      ),
+    max_row_bytes: z
+      .union([z.string(), z.number().int().positive()])
+      .optional()
+      .describe(
+        'Largest record a source may produce, e.g. 16MiB (the default); larger rows are quarantined.',
+      ),
+    max_field_bytes: z
+      .union([z.string(), z.number().int().positive()])
+      .optional()
+      .describe(
+        'Largest value in a record, e.g. 8MiB (the default); rows holding a larger one are quarantined.',
+      ),
+    max_columns: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Most columns (non-null values) in a record (default 2000); wider rows are quarantined.'),
     tls: z
       .strictObject({
         ca: z.string().min(1).optional().describe('CA file (PEM) to trust; default: the system CAs.'),
@@ -72,6 +96,10 @@ export const CONFIG_FLAGS: Record<keyof AgentConfig, string> = {
   disk_budget: 'disk-budget',
   secrets_file: 'secrets-file',
   metrics_listen: 'metrics-listen',
+  file_roots: 'file-root',
+  max_row_bytes: 'max-row-bytes',
+  max_field_bytes: 'max-field-bytes',
+  max_columns: 'max-columns',
   tls: 'tls',
   log_level: 'log-level',
   log_format: 'log-format',

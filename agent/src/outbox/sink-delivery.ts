@@ -4,6 +4,7 @@
  * holds back only its own lane.
  */
 import { isRetryable, SinkError, serializeError } from '@outpost/shared'
+import type { FileRoots } from '../file-roots.js'
 import type { Logger } from '../log.js'
 import { sinks } from '../registry.js'
 import { Backoff } from '../runtime/backoff.js'
@@ -20,6 +21,8 @@ export interface SinkDeliveryOptions {
   outbox: Outbox
   log: Logger
   secrets: SecretResolver
+  /** The agent's file_roots, when set. */
+  fileRoots?: FileRoots | undefined
 }
 
 export interface LaneFailure {
@@ -125,6 +128,7 @@ export class SinkDelivery {
         pipeline,
         log: this.options.log.child({ pipeline, sink: sinkIndex }),
         secrets: this.options.secrets,
+        fileRoots: this.options.fileRoots,
       })
       this.writers.set(writerKey, writer)
     }

@@ -9,12 +9,24 @@
 import { type Column, jsonValue, type Value } from '@outpost/shared/batch'
 import type { SourceChunk, SourceReader } from '../sources/types.js'
 import type { AgentState, QuarantineEntry } from '../state/store.js'
+import { rowBytes } from '../workers/row-limits.js'
 import { encodeReplayChunk } from './codec.js'
 
 export type QuarantineKey = [pipeline: string, runId: string, seq: number]
 
-/** Rows per replay chunk. */
+/** Rows per replay chunk, and about the most bytes (rows over the row limits are big). */
 const REPLAY_CHUNK_ROWS = 2000
+const REPLAY_CHUNK_BYTES = 4 * 1024 * 1024
+/**
+ * Longest text shown in a listing: listings travel in one gRPC message, and rows quarantined for
+ * their size would not fit.
+ */
+export const LISTED_TEXT_CHARS = 1000
+
+function clip<T>(value: T): T | string {
+  if (typeof value !== 'string' || value.length <= LISTED_TEXT_CHARS) return value
+  return `${value.slice(0, LISTED_TEXT_CHARS)}… (${value.length} characters)`
+}
 
 export interface QuarantineListing {
   pipeline: string
@@ -94,8 +106,8 @@ export function listQuarantine(
         rule: entry.rule,
         reason: entry.reason,
         ...(entry.column !== undefined ? { column: entry.column } : {}),
-        ...(entry.value !== undefined ? { value: entry.value } : {}),
-        row: jsonRow(entry),
+        ...(entry.value !== undefined ? { value: clip(entry.value) } : {}),
+        row: Object.fromEntries(Object.entries(jsonRow(entry)).map(([name, v]) => [name, clip(v)])),
         at: new Date(entry.at).toISOString(),
       })
     }
@@ -126,7 +138,14 @@ export function quarantineReader(
     async *chunks(signal: AbortSignal): AsyncIterable<SourceChunk> {
       const keys = keysOf(state, pipeline, filter.runId).filter((k) => k[1] !== ownRunId)
       let pending:
-        | { columns: Column[]; signature: string; source: string; rows: Value[][]; origin: ReplayOrigin }
+        | {
+            columns: Column[]
+            signature: string
+            source: string
+            rows: Value[][]
+            bytes: number
+            origin: ReplayOrigin
+          }
         | undefined
       const flush = (): SourceChunk | undefined => {
         if (!pending || pending.rows.length === 0) return undefined
@@ -149,7 +168,9 @@ export function quarantineReader(
         const columns = columnsOf(entry)
         if (!columns) continue
         const signature = `${entry.source}\u0000${columns.map((c) => `${c.name}:${c.type}`).join(',')}`
-        if (pending && (pending.signature !== signature || pending.rows.length >= REPLAY_CHUNK_ROWS)) {
+        const full =
+          pending && (pending.rows.length >= REPLAY_CHUNK_ROWS || pending.bytes >= REPLAY_CHUNK_BYTES)
+        if (pending && (pending.signature !== signature || full)) {
           const chunk = flush()
           if (chunk) yield chunk
         }
@@ -158,9 +179,12 @@ export function quarantineReader(
           signature,
           source: entry.source,
           rows: [],
+          bytes: 0,
           origin: { keys: [], sources: [], records: [] },
         }
-        pending.rows.push(columns.map((c) => (entry.row[c.name] ?? null) as Value))
+        const row = columns.map((c) => (entry.row[c.name] ?? null) as Value)
+        pending.rows.push(row)
+        pending.bytes += rowBytes(row)
         pending.origin.keys.push(key)
         pending.origin.sources.push(entry.source)
         pending.origin.records.push(entry.record)

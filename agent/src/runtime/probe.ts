@@ -4,12 +4,14 @@
  * resolved here and never appear in what goes back.
  */
 import { InvalidSpecError, type Pipeline, validatePipeline } from '@outpost/shared'
+import type { FileRoots } from '../file-roots.js'
 import type { Logger } from '../log.js'
 import { sinks, sources } from '../registry.js'
 import type { SecretResolver } from '../secrets.js'
 import type { SinkImpl } from '../sinks/types.js'
 import type { SourceImpl } from '../sources/types.js'
 import type { WorkerPool } from '../workers/pool.js'
+import type { RowLimits } from '../workers/row-limits.js'
 import { DEFAULT_MAX_BATCH_BYTES } from './run.js'
 
 export type ProbeKindName = 'test_connection' | 'preview' | 'schema'
@@ -19,6 +21,8 @@ export interface ProbeDependencies {
   pool: WorkerPool
   secrets: SecretResolver
   log: Logger
+  limits?: RowLimits
+  fileRoots?: FileRoots | undefined
 }
 
 export interface ProbeResult {
@@ -84,6 +88,7 @@ async function probe(
       pipeline: pipeline.metadata.name,
       log: deps.log,
       secrets: deps.secrets,
+      fileRoots: deps.fileRoots,
     }
     const message = impl.check
       ? await impl.check(deps.secrets.resolveDeep(options), context)
@@ -99,6 +104,7 @@ async function probe(
     cursors: { get: () => undefined },
     log: deps.log,
     chunkBytes: 256 * 1024,
+    fileRoots: deps.fileRoots,
   }
   if (kind === 'test_connection' && impl.check)
     return { target, message: await impl.check(resolved, context) }
@@ -128,6 +134,8 @@ async function probe(
           nowMs: Date.now(),
           maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
           preview: limit - rows.length,
+          ...(deps.limits ? { limits: deps.limits } : {}),
+          ...(deps.fileRoots ? { fileRoots: deps.fileRoots.dirs } : {}),
         },
       })
       reader.observe?.(chunk, {

@@ -15,6 +15,7 @@ import {
   RunEventSchema,
   RunStatus,
 } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
+import type { FileRoots } from '../file-roots.js'
 import type { Logger } from '../log.js'
 import type { OutboxBudget } from '../outbox/budget.js'
 import { NATS_LANE, type Outbox, type PendingAppend, sinkLane } from '../outbox/outbox.js'
@@ -31,6 +32,7 @@ import { describeBreach, type QualityReport, RunQuality } from '../validate/prof
 import type { ProcessResult } from '../workers/messages.js'
 import type { WorkerPool } from '../workers/pool.js'
 import { batchId } from '../workers/process.js'
+import type { RowLimits } from '../workers/row-limits.js'
 import { DedupeKeys, dedupeWindow } from './dedupe-window.js'
 import { newRunId } from './ids.js'
 import type { RunnablePipeline } from './pipeline.js'
@@ -90,6 +92,10 @@ export interface RunDependencies {
   secrets: SecretResolver
   /** Largest DataBatch for central sinks, in bytes. */
   maxBatchBytes?: number
+  /** Limits on the rows sources decode (default DEFAULT_ROW_LIMITS). */
+  limits?: RowLimits
+  /** The agent's file_roots, when set. */
+  fileRoots?: FileRoots | undefined
 }
 
 /** Below NATS's default max_payload of 1 MiB, with room for headers. */
@@ -108,6 +114,8 @@ export function withIdentity(bytes: Uint8Array, id: string, seq: number): Uint8A
 }
 
 const MAX_ERRORS = 20
+/** Quarantine rules of the agent's limits on rows (workers/row-limits.ts) and batches. */
+const LIMIT_RULES = new Set(['max_row_bytes', 'max_field_bytes', 'max_columns', 'max_batch_bytes'])
 
 function stageOf(code: string): string {
   if (code === 'transform_config') return 'transform'
@@ -296,6 +304,11 @@ async function extract(
         cursors: { get: (key) => deps.state.cursors.get([p.name, ...key]) },
         log,
         chunkBytes: deps.chunkBytes ?? 1024 * 1024,
+        fileRoots: deps.fileRoots,
+        skipped: (skip) => {
+          addError({ stage: 'extract', code: skip.code, message: skip.reason, source: skip.source })
+          log.warn('input left out', { source: skip.source, reason: skip.reason })
+        },
       })
   // Workers see the spec with its secrets resolved (a mask salt); it never leaves this process.
   const workerSpec = p.specJson.includes('${secret:')
@@ -330,6 +343,8 @@ async function extract(
         nowMs: startedAt,
         source: chunk.label,
         maxBatchBytes: deps.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES,
+        ...(deps.limits ? { limits: deps.limits } : {}),
+        ...(deps.fileRoots ? { fileRoots: deps.fileRoots.dirs } : {}),
       },
     })
 
@@ -479,7 +494,7 @@ async function extract(
     deps.metrics.inc(METRICS.bytesRead, labels, chunk.bytesRead)
     for (const q of quarantined) {
       addError({
-        stage: q.rule === 'parse' ? 'parse' : 'transform',
+        stage: q.rule === 'parse' ? 'parse' : LIMIT_RULES.has(q.rule) ? 'extract' : 'transform',
         code: q.rule,
         message: q.reason,
         record: q.record,

@@ -48,11 +48,14 @@ export function fileNameFor(options: FileSinkOptions, batch: SinkBatch): string 
 export const fileSink = defineSink<FileSinkOptions>({
   spec: fileSinkSpec,
   delivery: 'local',
-  open(options) {
+  open(options, context) {
     const root = resolve(options.path)
     return {
       async write(batch) {
         const target = join(root, fileNameFor(options, batch))
+        // Checked on every write: a directory may become a symbolic link after the last one.
+        const outside = await context.fileRoots?.realRefusal('file sink path', dirname(target))
+        if (outside) throw new SinkError(outside, false)
         const bytes = batch.payload
         const temp = join(dirname(target), `.${randomBytes(6).toString('hex')}.tmp`)
         try {
@@ -74,8 +77,10 @@ export const fileSink = defineSink<FileSinkOptions>({
       async close() {},
     }
   },
-  async check(options) {
+  async check(options, context) {
     const root = resolve(options.path)
+    const outside = await context.fileRoots?.realRefusal('file sink path', root)
+    if (outside) throw new SinkError(outside, false)
     try {
       await fs.mkdir(root, { recursive: true })
       await fs.access(root, fsConstants.W_OK)

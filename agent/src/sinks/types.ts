@@ -1,6 +1,7 @@
 import type { ComponentSpec } from '@outpost/shared'
 import type { RowBatch } from '@outpost/shared/batch'
 import type * as z from 'zod'
+import type { FileRoots } from '../file-roots.js'
 import type { Logger } from '../log.js'
 import type { SecretResolver } from '../secrets.js'
 
@@ -24,6 +25,8 @@ export interface SinkContext {
   log: Logger
   /** Resolves ${secret:NAME} references; options arrive already resolved. */
   secrets: SecretResolver
+  /** The agent's file_roots, when set: file sinks write only inside them. */
+  fileRoots?: FileRoots | undefined
 }
 
 export interface SinkWriter {

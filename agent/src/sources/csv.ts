@@ -103,7 +103,7 @@ export const csvSource = defineSource<CsvOptions>({
     const columnsByFile = new Map<string, string[]>()
     return {
       async *chunks(signal) {
-        for (const file of await listFiles(options.path)) {
+        for (const file of await listFiles(options.path, context)) {
           if (signal.aborted) return
           const key = ['file', file.path]
           const cursor = context.cursors.get(key) as FileCursor | undefined
@@ -164,7 +164,7 @@ export const csvSource = defineSource<CsvOptions>({
     }
   },
 
-  check: (options) => checkFiles(options.path),
+  check: (options, context) => checkFiles(options.path, context),
 
   decode(options, bytes, decodeState): DecodedRows {
     const state = decodeState as CsvDecodeState

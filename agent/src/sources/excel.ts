@@ -14,7 +14,7 @@ export const excelSource = defineSource<ExcelOptions>({
   open(options, context) {
     return fileReader({ path: options.path }, context)
   },
-  check: (options) => checkFiles(options.path),
+  check: (options, context) => checkFiles(options.path, context),
   async decode(options, bytes) {
     let sheet: unknown[][]
     try {

@@ -9,7 +9,8 @@ import { resolve } from 'node:path'
 import { createGunzip, gunzipSync } from 'node:zlib'
 import { SourceError } from '@outpost/shared'
 import { glob, isDynamicPattern } from 'tinyglobby'
-import type { SourceReader } from './types.js'
+import type { FileRoots } from '../file-roots.js'
+import type { SkippedInput, SourceReader } from './types.js'
 
 export interface FileCursor {
   size: number
@@ -34,8 +35,21 @@ export interface FileInfo {
 const HEAD_BYTES = 65536
 export const MAX_RECORD_BYTES = 64 * 1024 * 1024
 
-export async function listFiles(pattern: string): Promise<FileInfo[]> {
+/** How a file source may reach files: the agent's file_roots, and where to report a file left out. */
+export interface FileAccess {
+  fileRoots?: FileRoots | undefined
+  skipped?: ((skip: SkippedInput) => void) | undefined
+}
+
+/**
+ * The files a path or glob matches. With file_roots, a path outside them is refused, and a match
+ * whose real path (symbolic links resolved) is outside them is left out and reported.
+ */
+export async function listFiles(pattern: string, access: FileAccess = {}): Promise<FileInfo[]> {
   const absolute = resolve(pattern)
+  const roots = access.fileRoots
+  const refused = roots?.refusal('source path', pattern)
+  if (refused) throw new SourceError(refused, false)
   let paths: string[]
   if (isDynamicPattern(pattern)) {
     paths = await glob(absolute, {
@@ -58,6 +72,13 @@ export async function listFiles(pattern: string): Promise<FileInfo[]> {
   }
   const infos: FileInfo[] = []
   for (const path of paths) {
+    const outside = await roots?.realRefusal('source file', path)
+    if (outside) {
+      // A file named on its own is the whole source: refused. A glob's other matches go on.
+      if (!isDynamicPattern(pattern)) throw new SourceError(outside, false)
+      access.skipped?.({ source: path, code: 'outside_file_roots', reason: outside })
+      continue
+    }
     try {
       const st = await fs.stat(path)
       infos.push({ path, size: st.size, mtimeMs: st.mtimeMs })
@@ -316,7 +337,7 @@ export interface FileReaderSpec {
  */
 export function fileReader(
   spec: FileReaderSpec,
-  context: {
+  context: FileAccess & {
     cursors: { get(key: (string | number)[]): unknown }
     chunkBytes: number
     log: { debug(msg: string, fields?: Record<string, unknown>): void }
@@ -324,7 +345,7 @@ export function fileReader(
 ): SourceReader {
   return {
     async *chunks(signal) {
-      for (const file of await listFiles(spec.path)) {
+      for (const file of await listFiles(spec.path, context)) {
         if (signal.aborted) return
         const key = ['file', file.path]
         const cursor = context.cursors.get(key) as FileCursor | undefined
@@ -411,8 +432,8 @@ export function lastNewline(buf: Uint8Array): number {
 }
 
 /** Test for file sources: which files the path matches right now. */
-export async function checkFiles(path: string): Promise<string> {
-  const files = await listFiles(path)
+export async function checkFiles(path: string, access: FileAccess = {}): Promise<string> {
+  const files = await listFiles(path, access)
   const bytes = files.reduce((n, f) => n + f.size, 0)
   return files.length === 0
     ? `no file matches ${path} yet`

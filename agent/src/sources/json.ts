@@ -13,7 +13,7 @@ export const jsonSource = defineSource<JsonOptions>({
   open(options, context) {
     return fileReader({ path: options.path, compression: options.compression }, context)
   },
-  check: (options) => checkFiles(options.path),
+  check: (options, context) => checkFiles(options.path, context),
   decode(options, bytes) {
     let text = new TextDecoder().decode(bytes)
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)

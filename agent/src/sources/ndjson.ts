@@ -17,7 +17,7 @@ export const ndjsonSource = defineSource<NdjsonOptions>({
       context,
     )
   },
-  check: (options) => checkFiles(options.path),
+  check: (options, context) => checkFiles(options.path, context),
   decode(options, bytes, decodeState) {
     let text = new TextDecoder(options.encoding === 'latin1' ? 'latin1' : 'utf-8').decode(bytes)
     if ((decodeState as { first?: boolean }).first && text.charCodeAt(0) === 0xfeff) text = text.slice(1)

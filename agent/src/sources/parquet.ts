@@ -71,7 +71,7 @@ export const parquetSource = defineSource<ParquetOptions>({
   open(options, context) {
     return fileReader({ path: options.path }, context)
   },
-  check: (options) => checkFiles(options.path),
+  check: (options, context) => checkFiles(options.path, context),
   async decode(_options, bytes) {
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
     let metadata: ReturnType<typeof parquetMetadata>

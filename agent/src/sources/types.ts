@@ -1,6 +1,7 @@
 import type { ComponentSpec } from '@outpost/shared'
 import type { Column, Value } from '@outpost/shared/batch'
 import type * as z from 'zod'
+import type { FileRoots } from '../file-roots.js'
 import type { Logger } from '../log.js'
 import type { ReplayOrigin } from '../quarantine/quarantine.js'
 import type { CursorKey } from '../state/store.js'
@@ -46,6 +47,14 @@ export interface SourceReader {
   close(): Promise<void>
 }
 
+export interface SkippedInput {
+  /** The file or item left out. */
+  source: string
+  /** A stable code, e.g. outside_file_roots. */
+  code: string
+  reason: string
+}
+
 export interface CursorAccess {
   get(key: CursorKey): unknown
 }
@@ -56,6 +65,10 @@ export interface SourceContext {
   log: Logger
   /** Target size of a chunk in bytes. */
   chunkBytes: number
+  /** The agent's file_roots, when set: file sources read only inside them. */
+  fileRoots?: FileRoots | undefined
+  /** A file (or item) the source left out, and why; the run reports it and goes on. */
+  skipped?: ((skip: SkippedInput) => void) | undefined
 }
 
 /** What a decoder makes of one chunk, in the worker. */

@@ -11,6 +11,7 @@ import { parse } from 'csv-parse/sync'
 import type pg from 'pg'
 import { mysqlConnection, mysqlErrorMessage } from '../db/mysql.js'
 import { connectorPool, quoteIdent } from '../db/postgres.js'
+import { FileRoots } from '../file-roots.js'
 import { createLogger } from '../log.js'
 import { type Converter, converterTo, FAIL } from './convert.js'
 import { rowKey } from './keys.js'
@@ -159,6 +160,10 @@ export const lookupTransform = defineTransform<LookupOptions>({
     async function prepare(context: TransformContext): Promise<void> {
       const runKey = `${context.runId}@${context.now.getTime()}`
       if (loadedFor === runKey) return
+      if (options.from.type === 'csv' && context.fileRoots) {
+        const outside = await new FileRoots(context.fileRoots).realRefusal('lookup file', options.from.path)
+        if (outside) throw new LookupError(`lookup: ${outside}`, false)
+      }
       const text = await load(options.from)
       if (text.rows.length > options.max_rows)
         throw new LookupError(

@@ -39,6 +39,8 @@ export interface TransformContext {
   aggregate?: { partial: AggregatePartial; consumed: number[] }
   /** For dedupe: keys seen before this batch, and where the step notes each kept row's key. */
   dedupe?: { exclude: ReadonlySet<string>; keyOf: Map<number, string> }
+  /** The agent's file_roots, when set: files a step reads must be inside one. */
+  fileRoots?: readonly string[]
 }
 
 export interface BoundStep {

@@ -4,6 +4,7 @@ import type { Column } from '@outpost/shared/batch'
 import type { AggregatePartial } from '../transforms/aggregate-state.js'
 import type { Rejection } from '../transforms/types.js'
 import type { BatchProfile } from '../validate/profile.js'
+import type { RowLimits } from './row-limits.js'
 
 export interface BatchMeta {
   agentId: string
@@ -17,6 +18,10 @@ export interface BatchMeta {
   source?: string
   /** For probes: return up to this many transformed rows as JSON values, and encode nothing. */
   preview?: number
+  /** Limits on the decoded rows (default DEFAULT_ROW_LIMITS). */
+  limits?: RowLimits
+  /** The agent's file_roots: files a step reads (a lookup CSV) must be inside one. */
+  fileRoots?: string[]
 }
 
 export interface ProcessRequest {

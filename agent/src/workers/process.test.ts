@@ -1,10 +1,16 @@
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fromBinary } from '@bufbuild/protobuf'
 import { canonicalJson } from '@outpost/shared'
 import { decodeColumns } from '@outpost/shared/batch'
 import { DataBatchSchema } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CompiledCache } from './compiled.js'
 import { processChunk } from './process.js'
+
+const dir = realpathSync(mkdtempSync(join(tmpdir(), 'outpost-process-')))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const spec = (transforms: unknown[], source: Record<string, unknown> = {}) =>
   canonicalJson({
@@ -158,5 +164,102 @@ describe('processChunk', () => {
       return decodeColumns(m.columns, m.rowCount).rows.map((r) => Number(r[0]))
     })
     expect(ids).toEqual(Array.from({ length: 5000 }, (_, i) => i))
+  })
+
+  it('quarantines a row no batch can carry, with its size, and keeps it from every sink', async () => {
+    const big = 'y'.repeat(80 * 1024)
+    const result = await processChunk(new CompiledCache(), {
+      type: 'process',
+      pipelineKey: 'oversized',
+      specJson: spec([]),
+      bytes: new TextEncoder().encode(`id,text\n1,a\n2,${big}\n3,c\n`),
+      decodeState: { first: true },
+      meta: { agentId: 'a', pipeline: 'p', version: 1, runId: 'r', nowMs: 0, maxBatchBytes: 64 * 1024 },
+    })
+    expect(result.rowsPassed).toBe(2)
+    expect(result.batches.flatMap((b) => rowsOf([b]).rows)).toEqual([
+      ['1', 'a'],
+      ['3', 'c'],
+    ])
+    for (const b of result.batches) expect(b.bytes.length).toBeLessThanOrEqual(64 * 1024)
+    // The file sink gets the same rows as the central one.
+    expect(
+      new TextDecoder()
+        .decode(result.sinkPayloads[0] as Uint8Array)
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2)
+    expect(result.quarantined).toEqual([
+      expect.objectContaining({
+        record: 1,
+        rule: 'max_batch_bytes',
+        reason: expect.stringMatching(
+          /^the row encodes to \d+ bytes, more than a batch to the control plane may hold \(65536 bytes\)$/,
+        ),
+        row: { id: '2', text: big },
+      }),
+    ])
+  })
+
+  it('quarantines rows over the row limits before the transforms, the rest goes on', async () => {
+    const result = await processChunk(new CompiledCache(), {
+      type: 'process',
+      pipelineKey: 'limits',
+      specJson: spec([{ rename: { a: 'first' } }]),
+      bytes: new TextEncoder().encode(`a,b\n1,2\n${'x'.repeat(40)},3\n4,${'é'.repeat(20)}\n`),
+      decodeState: { first: true },
+      meta: {
+        agentId: 'a',
+        pipeline: 'p',
+        version: 1,
+        runId: 'r',
+        nowMs: 0,
+        maxBatchBytes: 900 * 1024,
+        limits: { maxRowBytes: 1000, maxFieldBytes: 30, maxColumns: 10 },
+      },
+    })
+    expect(rowsOf(result.batches).rows).toEqual([['1', '2']])
+    expect(result.quarantined).toEqual([
+      expect.objectContaining({
+        record: 1,
+        rule: 'max_field_bytes',
+        column: 'a',
+        reason: 'column "a" holds 40 bytes; max_field_bytes is 30',
+      }),
+      // 20 characters, 40 bytes of UTF-8.
+      expect.objectContaining({ record: 2, rule: 'max_field_bytes', column: 'b' }),
+    ])
+  })
+
+  it('reads a lookup file only inside the file roots, symbolic links resolved', async () => {
+    mkdirSync(join(dir, 'root'))
+    mkdirSync(join(dir, 'outside'))
+    writeFileSync(join(dir, 'root', 'stores.csv'), 'id,region\n1,north\n')
+    writeFileSync(join(dir, 'outside', 'stores.csv'), 'id,region\n1,secret\n')
+    symlinkSync(join(dir, 'outside', 'stores.csv'), join(dir, 'root', 'link.csv'))
+    const withLookup = (file: string) => ({
+      type: 'process' as const,
+      pipelineKey: `lookup-${file}`,
+      specJson: spec([
+        { lookup: { from: { type: 'csv', path: join(dir, 'root', file) }, on: 'id', columns: ['region'] } },
+      ]),
+      bytes: new TextEncoder().encode('id\n1\n'),
+      decodeState: { first: true },
+      meta: {
+        agentId: 'a',
+        pipeline: 'p',
+        version: 1,
+        runId: 'r',
+        nowMs: 0,
+        maxBatchBytes: 900 * 1024,
+        fileRoots: [join(dir, 'root')],
+      },
+    })
+    expect(rowsOf((await processChunk(new CompiledCache(), withLookup('stores.csv'))).batches).rows).toEqual([
+      ['1', 'north'],
+    ])
+    await expect(processChunk(new CompiledCache(), withLookup('link.csv'))).rejects.toThrow(
+      `lookup: lookup file ${join(dir, 'root', 'link.csv')} resolves to ${join(dir, 'outside', 'stores.csv')} (a symbolic link), outside the agent's file_roots (allowed roots: ${join(dir, 'root')})`,
+    )
   })
 })

@@ -13,20 +13,25 @@ import { applyValidation } from '../validate/apply.js'
 import type { BatchProfile } from '../validate/profile.js'
 import type { CompiledCache } from './compiled.js'
 import type { BatchMeta, ProcessRequest, ProcessResult, QuarantinedRow } from './messages.js'
+import { DEFAULT_ROW_LIMITS, withinLimits } from './row-limits.js'
 
 export function batchId(meta: { agentId: string; pipeline: string; runId: string; seq: number }): string {
   return `${meta.agentId}/${meta.pipeline}/${meta.runId}/${meta.seq}`
 }
 
-/** The rows as DataBatch messages of at most `maxBytes` each (halving the rows until they fit). */
+/**
+ * The rows as DataBatch messages of at most `maxBytes` each (splitting the rows until they fit).
+ * A row that does not fit on its own is left out and reported in `oversized` with its size.
+ */
 function encodeBatches(
   frame: Frame,
   targets: CentralTarget[],
   meta: BatchMeta,
   maxBytes: number,
-): { bytes: Uint8Array; rows: number }[] {
-  const encode = (rows: Frame['rows']) =>
-    toBinary(
+): { batches: { bytes: Uint8Array; rows: number }[]; oversized: { row: number; bytes: number }[] } {
+  const encode = (at: number[]) => {
+    const rows = at.map((i) => frame.rows[i] as Frame['rows'][number])
+    return toBinary(
       DataBatchSchema,
       create(DataBatchSchema, {
         agentId: meta.agentId,
@@ -39,22 +44,24 @@ function encodeBatches(
         createdAtMs: BigInt(meta.nowMs),
       }),
     )
-  const out: { bytes: Uint8Array; rows: number }[] = []
-  const pending: Frame['rows'][] = [frame.rows]
+  }
+  const batches: { bytes: Uint8Array; rows: number }[] = []
+  const oversized: { row: number; bytes: number }[] = []
+  const pending: number[][] = [frame.rows.map((_, i) => i)]
   while (pending.length > 0) {
-    const rows = pending.shift() as Frame['rows']
+    const rows = pending.shift() as number[]
     const bytes = encode(rows)
-    if (bytes.length <= maxBytes || rows.length === 1) {
-      out.push({ bytes, rows: rows.length })
-    } else {
+    if (bytes.length <= maxBytes) batches.push({ bytes, rows: rows.length })
+    else if (rows.length === 1) oversized.push({ row: rows[0] as number, bytes: bytes.length })
+    else {
       const parts = Math.ceil(bytes.length / maxBytes) + 1
       const size = Math.ceil(rows.length / parts)
-      const split: Frame['rows'][] = []
+      const split: number[][] = []
       for (let i = 0; i < rows.length; i += size) split.push(rows.slice(i, i + size))
       pending.unshift(...split)
     }
   }
-  return out
+  return { batches, oversized }
 }
 
 export async function processChunk(cache: CompiledCache, request: ProcessRequest): Promise<ProcessResult> {
@@ -79,20 +86,21 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
     version: meta.version,
     source: meta.source ?? '',
     now: new Date(meta.nowMs),
+    ...(meta.fileRoots ? { fileRoots: meta.fileRoots } : {}),
   }
   if (compiled.dedupes) context.dedupe = { exclude: new Set(request.exclude), keyOf: new Map() }
-  // Transforms may change cells in place; keep the rows as read for the quarantine.
-  let frame: Frame = {
-    columns: decoded.columns,
-    rows: decoded.rows.map((r) => r.slice()),
-    records: decoded.records,
-  }
+  // Rows over the agent's limits are quarantined before any step; the rows kept are copies, as
+  // transforms may change cells in place and the quarantine keeps the rows as read.
+  let frame: Frame = request.emitFrom
+    ? { columns: decoded.columns, rows: decoded.rows.map((r) => r.slice()), records: decoded.records }
+    : withinLimits(decoded, meta.limits ?? DEFAULT_ROW_LIMITS, report)
+  const sourceColumns = frame.columns
   // Input without a single column (an empty document) has nothing to transform, or to check.
   if (decoded.columns.length > 0 || decoded.rows.length > 0) {
     // The emit of an aggregate runs the steps after it over the run's groups.
     const chain = request.emitFrom
       ? compiled.chain(request.emitFrom).slice(compiled.aggregateIndex + 1)
-      : compiled.chain(decoded.columns)
+      : compiled.chain(frame.columns)
     for (const step of chain) await step.prepare?.(context)
     for (const step of chain) frame = step.run(frame, report, context)
   }
@@ -110,20 +118,40 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
   // A preview (a probe) shows rows after the transforms and encodes nothing for the sinks.
   if (preview === undefined && frame.rows.length > 0) {
     const targets: CentralTarget[] = []
-    compiled.pipeline.spec.sinks.forEach((sink, index) => {
-      const { impl, options } = compiled.sink(index)
-      if (impl.delivery === 'local' && impl.encode) sinkPayloads[index] = impl.encode(options, frame)
-      if (sink.type === 'central') {
-        targets.push(
-          create(CentralTargetSchema, {
-            table: sink.table,
-            mode: sink.mode === 'upsert' ? SinkMode.UPSERT : SinkMode.APPEND,
-            keys: sink.keys ?? [],
-          }),
-        )
+    for (const sink of compiled.pipeline.spec.sinks) {
+      if (sink.type !== 'central') continue
+      targets.push(
+        create(CentralTargetSchema, {
+          table: sink.table,
+          mode: sink.mode === 'upsert' ? SinkMode.UPSERT : SinkMode.APPEND,
+          keys: sink.keys ?? [],
+        }),
+      )
+    }
+    if (targets.length > 0) {
+      const encoded = encodeBatches(frame, targets, meta, meta.maxBatchBytes)
+      batches = encoded.batches
+      // A row no batch can carry goes to the quarantine, and to none of the sinks.
+      if (encoded.oversized.length > 0) {
+        const left = new Set(encoded.oversized.map((o) => o.row))
+        for (const o of encoded.oversized)
+          report.reject({
+            record: frame.records[o.row] as number,
+            rule: 'max_batch_bytes',
+            reason: `the row encodes to ${o.bytes} bytes, more than a batch to the control plane may hold (${meta.maxBatchBytes} bytes)`,
+          })
+        frame = {
+          columns: frame.columns,
+          rows: frame.rows.filter((_, i) => !left.has(i)),
+          records: frame.records.filter((_, i) => !left.has(i)),
+        }
       }
+    }
+    compiled.pipeline.spec.sinks.forEach((_, index) => {
+      const { impl, options } = compiled.sink(index)
+      if (impl.delivery === 'local' && impl.encode && frame.rows.length > 0)
+        sinkPayloads[index] = impl.encode(options, frame)
     })
-    if (targets.length > 0) batches = encodeBatches(frame, targets, meta, meta.maxBatchBytes)
   }
   const quarantined = quarantineRows(rejections, decoded)
   const types = frame.columns.map((c) => c.type)
@@ -146,9 +174,7 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
           ),
         }
       : {}),
-    ...(context.aggregate
-      ? { aggregate: { ...context.aggregate.partial, sourceColumns: decoded.columns } }
-      : {}),
+    ...(context.aggregate ? { aggregate: { ...context.aggregate.partial, sourceColumns } } : {}),
     ...(preview !== undefined
       ? {
           preview: frame.rows

@@ -152,6 +152,12 @@ describe('REST API', () => {
     expect((await send('GET', '/api/v1/nothing-here')).status).toBe(404)
     const big = await send('POST', '/api/v1/pipelines', `# ${'x'.repeat(2 * 1024 * 1024)}\n${yaml('big')}`)
     expect(big.status).toBe(413)
+    // Under the body limit but over the spec limit: 400 naming the size and the limit.
+    const wide = await send('POST', '/api/v1/pipelines', `${yaml('wide')}# ${'x'.repeat(300 * 1024)}\n`)
+    expect(wide.status).toBe(400)
+    expect(((await wide.json()) as { detail: string }).detail).toMatch(
+      /the pipeline spec is \d+ bytes as written; specs may be at most 262144 bytes \(256 KiB\)/,
+    )
     expect((await send('GET', '/readyz')).status).toBe(503)
   })
 })

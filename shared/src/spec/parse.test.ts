@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatSpecError, parsePipeline, parsePipelines, validatePipeline } from './parse.js'
+import { formatSpecError, MAX_SPEC_BYTES, parsePipeline, parsePipelines, validatePipeline } from './parse.js'
 
 const valid = `apiVersion: outpost/v1
 kind: Pipeline
@@ -154,6 +154,29 @@ spec:
     expect(errorsOf('a: 1\na: 2')[0]?.message).toContain('unique')
     expect(errorsOf('- 1')[0]?.message).toContain('expected a Pipeline document')
     expect(errorsOf('')[0]?.message).toContain('expected a Pipeline document')
+  })
+
+  it('refuses a spec over 256 KiB, as written or as stored, naming its size and the limit', () => {
+    const padded = `${valid}# ${'x'.repeat(MAX_SPEC_BYTES)}\n`
+    expect(errorsOf(padded)).toEqual([
+      {
+        path: '',
+        message: `the pipeline spec is ${Buffer.byteLength(padded)} bytes as written; specs may be at most 262144 bytes (256 KiB)`,
+      },
+    ])
+    // Many short renames: small enough as YAML lines are, too large once stored.
+    const renames = Object.fromEntries(
+      Array.from({ length: 20_000 }, (_, i) => [`column_${i}`, `renamed_${i}`]),
+    )
+    const doc = JSON.parse(parsePipeline(valid).value!.canonical)
+    doc.spec.transforms = [{ rename: renames }]
+    const result = validatePipeline(doc)
+    expect(result.ok).toBe(false)
+    expect(result.errors?.[0]?.message).toMatch(
+      /^the pipeline spec is \d+ bytes as JSON; specs may be at most 262144 bytes/,
+    )
+    // Just under the limit is fine.
+    expect(parsePipeline(`${valid}# ${'x'.repeat(MAX_SPEC_BYTES - valid.length - 10)}\n`).ok).toBe(true)
   })
 
   it('splits a stream of several documents', () => {

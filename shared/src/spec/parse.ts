@@ -72,8 +72,27 @@ function restoreReferences(value: unknown): unknown {
   return value
 }
 
+/** Largest pipeline document, as written and as stored (canonical JSON), in bytes. */
+export const MAX_SPEC_BYTES = 256 * 1024
+
+const utf8 = new TextEncoder()
+
+/** The error for a document over MAX_SPEC_BYTES, if it is. */
+function tooLarge(text: string, what: string): SpecError | undefined {
+  // Three bytes per UTF-16 unit at most: short documents need no encoding.
+  if (text.length * 3 <= MAX_SPEC_BYTES) return undefined
+  const bytes = utf8.encode(text).length
+  if (bytes <= MAX_SPEC_BYTES) return undefined
+  return {
+    path: '',
+    message: `the pipeline spec is ${bytes} bytes ${what}; specs may be at most ${MAX_SPEC_BYTES} bytes (256 KiB)`,
+  }
+}
+
 /** Parses a pipeline written in YAML or JSON; every error names its path and line. */
 export function parsePipeline(text: string): ParseResult<ParsedPipeline> {
+  const big = tooLarge(text, 'as written')
+  if (big) return { ok: false, errors: [big] }
   const lines = new LineCounter()
   const doc = parseDocument(protectReferences(text), {
     lineCounter: lines,
@@ -131,7 +150,12 @@ function validateDocument(
     }
   }
   const result = pipelineSchema.safeParse(value)
-  if (result.success) return { ok: true, value: { pipeline: result.data, canonical: canonicalJson(value) } }
+  if (result.success) {
+    const canonical = canonicalJson(value)
+    const big = tooLarge(canonical, 'as JSON')
+    if (big) return { ok: false, errors: [big] }
+    return { ok: true, value: { pipeline: result.data, canonical } }
+  }
   const errors = result.error.issues.flatMap((issue) => describeIssue(issue, [], value))
   const located = errors.map((e) => (source ? { ...e, ...locate(source.doc, source.lines, e) } : e))
   return { ok: false, errors: located.map(({ rawPath: _, ...e }) => e) }

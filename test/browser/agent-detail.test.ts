@@ -193,6 +193,22 @@ describe('agent and run detail', () => {
     await page.close()
   }, 120_000)
 
+  it('overview: every control reachable by keyboard, named and with a focus ring, at 1280 and 390 px', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+    await signIn(page, cp.api, ADMIN_TOKEN)
+    await expect.poll(() => page.locator(`tr[data-agent-id="${agentId}"]`).count()).toBe(1)
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 900 })
+      const audit = await keyboardAudit(page)
+      expect(audit.unreached).toEqual([])
+      expect(audit.unlabelled).toEqual([])
+      expect(audit.noFocusRing).toEqual([])
+      expect(audit.controls).toBeGreaterThan(15)
+      expect(await horizontalOverflow(page)).toBe(0)
+    }
+    await page.close()
+  })
+
   it('shows viewers and operators only the controls their role allows', async () => {
     const viewer = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     await signIn(viewer, cp.api, await roleToken('detail-viewer', 'viewer'))

@@ -65,9 +65,11 @@ export class OpRunDetail extends LitElement {
   override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('runId') && this.runId) void this.load()
     else if (changed.has('liveRuns')) {
-      // A running run's counts move with the live stream.
+      // A running run's counts move with the live stream; once it ends, its quarantine is asked for.
       const live = this.liveRuns.find((r) => r.id === this.runId)
-      if (live && live.status !== this.run?.status) void this.load()
+      if (!live || live === this.run) return
+      if (this.run && live.status !== this.run.status) void this.load()
+      else this.run = live
     }
   }
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Builds the console (browser bundle) and the `outpost` CLI bundles with esbuild. Workspace
 // packages (@outpost/*) are TypeScript and get bundled; other packages stay in node_modules.
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { gzipSync } from 'node:zlib'
 import * as esbuild from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -73,4 +74,8 @@ await Promise.all([
   ),
 ])
 copyFileSync(join(root, 'console/src/index.html'), join(consoleDist, 'index.html'))
-if (!quiet) console.log(`built in ${Date.now() - started} ms`)
+if (!quiet) {
+  const gzipped = gzipSync(readFileSync(join(consoleDist, 'app.js'))).length
+  console.log(`console JavaScript: ${(gzipped / 1024).toFixed(1)} KiB gzipped (budget 250 KiB)`)
+  console.log(`built in ${Date.now() - started} ms`)
+}

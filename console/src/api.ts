@@ -22,7 +22,81 @@ export interface Agent {
     desired?: { version: number }
     applied?: { version: number; state: string; error?: string }
   }[]
-  status?: { outboxBatches: number; outboxOldestAgeMs: number; runsActive: number; natsConnected: boolean }
+  status?: {
+    outboxBatches: number
+    outboxBytes?: number
+    outboxOldestAgeMs: number
+    runsActive: number
+    natsConnected: boolean
+    runsFailedRecently?: number
+  }
+  degradedReasons?: string[]
+  enrolledAt?: number
+  revokedAt?: number
+}
+
+/** One of an agent's 10 s buckets (GET /agents/:id/metrics). */
+export interface AgentSample {
+  t: number
+  rowsRead: number
+  rowsWritten: number
+  outboxBatches?: number
+  outboxOldestAgeMs?: number
+}
+
+export interface AuditEntry {
+  seq: number
+  at: number
+  actor: string
+  action: string
+  target: string
+  details?: Record<string, unknown>
+}
+
+export type ProbeKind = 'test_connection' | 'preview' | 'schema'
+
+export interface QuarantineEntry {
+  runId: string
+  seq: number
+  version: number
+  source: string
+  record: number
+  rule: string
+  reason: string
+  column?: string
+  value?: string
+  row: Record<string, unknown>
+  at: string
+}
+
+/** Each agent's answer for the pipeline's quarantine. */
+export interface QuarantineAnswer {
+  agentId: string
+  ok: boolean
+  error?: string
+  total?: number
+  replayable?: number
+  byRule?: Record<string, number>
+  entries?: QuarantineEntry[]
+}
+
+export interface QualityReport {
+  rows: number
+  status: 'ok' | 'warn' | 'fail'
+  columns: {
+    name: string
+    type: string
+    completeness: number
+    uniqueness: number
+    distinctExact: boolean
+    validity: number
+    min?: number
+    max?: number
+    mean?: number
+    top: { value: string; count: number }[]
+  }[]
+  rules: { name: string; severity: string; failed: number }[]
+  breaches: { metric: string; column: string; value: number; limit: number; level: string }[]
 }
 
 export interface PipelineSummary {
@@ -43,8 +117,18 @@ export interface Run {
   status: 'running' | 'succeeded' | 'failed' | 'cancelled'
   startedAt: number
   finishedAt?: number
-  counts: { rowsRead: number; rowsWritten: number; rowsQuarantined: number; rowsFiltered: number }
-  errors: { message: string }[]
+  trigger?: string
+  counts: {
+    rowsRead: number
+    rowsWritten: number
+    rowsQuarantined: number
+    rowsFiltered: number
+    rowsDropped?: number
+    bytesRead?: number
+  }
+  errors: { message: string; stage?: string; code?: string }[]
+  errorsTotal?: number
+  quality?: QualityReport
 }
 
 export interface Alert {
@@ -106,20 +190,16 @@ export class ApiClient {
   }
 
   private async get<T>(path: string): Promise<T> {
-    const response = await fetch(`${this.base}${path}`, { headers: this.headers() })
-    if (response.status === 401) throw new UnauthorizedError('the API token was refused')
-    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`)
-    return (await response.json()) as T
+    return this.send<T>('GET', path)
   }
 
-  whoami = () => this.get<Principal>('/whoami')
-  openapi = () => this.get<{ paths: unknown }>('/openapi.json')
-
-  private async post<T>(path: string, body: unknown = {}): Promise<T> {
+  /** One JSON request; a refusal is thrown with the problem's detail, which names what is wrong. */
+  private async send<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.base}${path}`, {
-      method: 'POST',
-      headers: { ...this.headers(), 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      method,
+      headers:
+        body === undefined ? this.headers() : { ...this.headers(), 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     })
     if (response.status === 401) throw new UnauthorizedError('the API token was refused')
     if (!response.ok) {
@@ -127,6 +207,13 @@ export class ApiClient {
       throw new Error(problem.detail ?? `${path}: HTTP ${response.status}`)
     }
     return (await response.json()) as T
+  }
+
+  whoami = () => this.get<Principal>('/whoami')
+  openapi = () => this.get<{ paths: unknown }>('/openapi.json')
+
+  private post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.send<T>('POST', path, body)
   }
 
   pipeline = (name: string) =>
@@ -181,8 +268,40 @@ export class ApiClient {
   resolve = (id: string) => this.post<Alert>(`/alerts/${encodeURIComponent(id)}/resolve`)
 
   agents = () => this.get<{ items: Agent[] }>('/agents').then((r) => r.items)
+  agent = (id: string) => this.get<Agent>(`/agents/${encodeURIComponent(id)}`)
+  agentMetrics = (id: string, minutes = 15) =>
+    this.get<{ bucketMs: number; points: AgentSample[] }>(
+      `/agents/${encodeURIComponent(id)}/metrics?minutes=${minutes}`,
+    )
+  agentRuns = (id: string, limit = 20) =>
+    this.get<{ items: Run[] }>(`/runs?agent=${encodeURIComponent(id)}&limit=${limit}`).then((r) => r.items)
+  agentHistory = (id: string) =>
+    this.get<{ items: AuditEntry[] }>(`/audit?target=${encodeURIComponent(id)}&limit=20`).then((r) => r.items)
+  agentAlerts = (id: string) =>
+    this.get<{ items: Alert[] }>('/alerts?limit=200').then((r) => r.items.filter((a) => a.agentId === id))
+  setLabels = (id: string, labels: Record<string, string>) =>
+    this.send<Agent>('PATCH', `/agents/${encodeURIComponent(id)}`, { labels })
+  revoke = (id: string) => this.post<Agent>(`/agents/${encodeURIComponent(id)}/revoke`)
+  probe = (id: string, body: { kind: ProbeKind; spec: unknown; target?: string; limit?: number }) =>
+    this.post<{ ok: boolean; error?: string; result?: unknown }>(
+      `/agents/${encodeURIComponent(id)}/probe`,
+      body,
+    )
+  run = (id: string) => this.get<Run>(`/runs/${encodeURIComponent(id)}`)
+  quarantine = (pipeline: string, run: string, limit = 20) =>
+    this.get<{ total: number; items: QuarantineAnswer[] }>(
+      `/pipelines/${encodeURIComponent(pipeline)}/quarantine?run=${encodeURIComponent(run)}&limit=${limit}`,
+    )
+  replay = (pipeline: string, body: { run?: string; agent?: string }) =>
+    this.post<{ items: (QuarantineAnswer & { replayed?: number; written?: number; left?: number })[] }>(
+      `/pipelines/${encodeURIComponent(pipeline)}/quarantine/replay`,
+      body,
+    )
   pipelines = () => this.get<{ items: PipelineSummary[] }>('/pipelines').then((r) => r.items)
-  runs = (limit = 50) => this.get<{ items: Run[] }>(`/runs?limit=${limit}`).then((r) => r.items)
+  runs = (limit = 50, status?: string) =>
+    this.get<{ items: Run[] }>(`/runs?limit=${limit}${status ? `&status=${status}` : ''}`).then(
+      (r) => r.items,
+    )
   throughput = (minutes = 15) =>
     this.get<{ bucketMs: number; points: ThroughputPoint[] }>(`/metrics/throughput?minutes=${minutes}`)
 
@@ -268,4 +387,12 @@ export function formatSchedule(schedule: unknown): string {
     if (s.cron) return `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}`
   }
   return 'manual'
+}
+
+/** How long a run took (so far, while it runs). */
+export function formatDuration(run: { startedAt: number; finishedAt?: number }, now = Date.now()): string {
+  const ms = (run.finishedAt ?? now) - run.startedAt
+  if (ms < 1000) return `${Math.max(0, ms)} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`
 }

@@ -1,4 +1,4 @@
-import { css, html, LitElement } from 'lit'
+import { css, html, LitElement, nothing } from 'lit'
 import {
   type Agent,
   type Alert,
@@ -12,13 +12,33 @@ import {
   UnauthorizedError,
 } from './api.js'
 import { baseStyles } from './styles.js'
+import './op-agent-detail.js'
 import './op-alerts-view.js'
 import './op-api-reference.js'
 import './op-editor.js'
 import './op-rollouts-view.js'
 import './op-fleet-view.js'
 import './op-pipelines-view.js'
+import './op-run-detail.js'
+import './op-runs-view.js'
 import './op-throughput-chart.js'
+
+/** What the address says to show: the overview, one agent, the runs, one run. */
+export type Route =
+  | { view: 'overview' }
+  | { view: 'agent'; id: string }
+  | { view: 'runs' }
+  | { view: 'run'; id: string }
+
+export function parseRoute(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
+  if (parts[0] === 'agents' && parts[1]) return { view: 'agent', id: parts[1] }
+  if (parts[0] === 'runs') return parts[1] ? { view: 'run', id: parts[1] } : { view: 'runs' }
+  return { view: 'overview' }
+}
+
+/** Agent updates from the live stream are applied together at most this often (10,000 agents heartbeat). */
+const AGENT_FLUSH_MS = 250
 
 /** The console shell: loads once, then stays current from the live event stream. */
 export class OpApp extends LitElement {
@@ -42,6 +62,20 @@ export class OpApp extends LitElement {
         padding: 0.75rem;
         max-width: 1200px;
         margin: 0 auto;
+      }
+      main:focus {
+        outline: none;
+      }
+      header nav a {
+        color: #fff;
+        margin-right: 0.75rem;
+      }
+      header a:focus-visible {
+        outline: 2px solid #fff;
+        outline-offset: 2px;
+      }
+      header {
+        flex-wrap: wrap;
       }
       .live {
         font-size: 0.8rem;
@@ -102,6 +136,7 @@ export class OpApp extends LitElement {
     rollouts: { state: true },
     showApi: { state: true },
     signInError: { state: true },
+    route: { state: true },
   }
 
   declare agents: Agent[]
@@ -117,7 +152,18 @@ export class OpApp extends LitElement {
   declare rollouts: Rollout[]
   declare showApi: boolean
   declare signInError: string
+  declare route: Route
   private readonly api = new ApiClient()
+  private agentsById = new Map<string, Agent>()
+  private pendingAgents = new Map<string, Agent>()
+  private agentTimer: number | undefined
+  private readonly onHashChange = () => {
+    this.route = parseRoute(location.hash)
+    // Screen readers and keyboards start at the new view, not at the control that led there.
+    void this.updateComplete.then(() =>
+      (this.renderRoot.querySelector('main') as HTMLElement | null)?.focus(),
+    )
+  }
   private unsubscribe: (() => void) | undefined
   private ticker: number | undefined
 
@@ -136,11 +182,33 @@ export class OpApp extends LitElement {
     this.alerts = []
     this.rollouts = []
     this.showApi = false
+    this.route = parseRoute(location.hash)
+  }
+
+  private setAgents(agents: Agent[]): void {
+    this.agentsById = new Map(agents.map((a) => [a.id, a]))
+    this.agents = agents
+  }
+
+  /** Applies the agent updates gathered since the last flush in one go: one re-render, not one per event. */
+  private flushAgents(): void {
+    this.agentTimer = undefined
+    const updates = this.pendingAgents
+    this.pendingAgents = new Map()
+    let added = false
+    for (const a of updates.values()) {
+      if (!this.agentsById.has(a.id)) added = true
+      this.agentsById.set(a.id, a)
+    }
+    this.agents = added
+      ? [...this.agentsById.values()].sort((x, y) => x.name.localeCompare(y.name))
+      : this.agents.map((x) => updates.get(x.id) ?? x)
   }
 
   override connectedCallback(): void {
     super.connectedCallback()
     if (session.token()) void this.signIn()
+    window.addEventListener('hashchange', this.onHashChange)
     this.ticker = window.setInterval(() => (this.now = Date.now()), 5000)
   }
 
@@ -166,11 +234,8 @@ export class OpApp extends LitElement {
         // Agents applying a version move rollouts along: refresh them now and then.
         if (this.rollouts.some((r) => r.state === 'running' || r.state === 'paused'))
           this.reloadRolloutsSoon()
-        const i = this.agents.findIndex((x) => x.id === a.id)
-        this.agents =
-          i < 0
-            ? [...this.agents, a].sort((x, y) => x.name.localeCompare(y.name))
-            : this.agents.map((x) => (x.id === a.id ? a : x))
+        this.pendingAgents.set(a.id, a)
+        this.agentTimer ??= window.setTimeout(() => this.flushAgents(), AGENT_FLUSH_MS)
       },
       run: (r) => {
         this.runs = [r, ...this.runs.filter((x) => x.id !== r.id)]
@@ -265,6 +330,8 @@ export class OpApp extends LitElement {
     super.disconnectedCallback()
     this.unsubscribe?.()
     window.clearInterval(this.ticker)
+    window.clearTimeout(this.agentTimer)
+    window.removeEventListener('hashchange', this.onHashChange)
   }
 
   private async load(): Promise<void> {
@@ -278,7 +345,7 @@ export class OpApp extends LitElement {
       ])
       this.alerts = alerts
       void this.loadRollouts()
-      this.agents = agents
+      this.setAgents(agents)
       this.pipelines = pipelines
       this.runs = runs
       this.points = throughput.points
@@ -307,37 +374,71 @@ export class OpApp extends LitElement {
           </form>
         </main>`
     }
+    const role = this.principal.role
     return html`<header>
         <h1>Outpost</h1>
+        <nav aria-label="Views"><a href="#/">Overview</a><a href="#/runs">Runs</a></nav>
         <span class="live" role="status" data-testid="live-status">${this.live ? '● live' : '○ reconnecting…'}</span>
         <span class="who">
-          <span data-testid="principal">${this.principal.name} (${this.principal.role})</span>
+          <span data-testid="principal">${this.principal.name} (${role})</span>
           <button type="button" @click=${() => (this.showApi = !this.showApi)} aria-pressed=${this.showApi ? 'true' : 'false'}>API reference</button>
           <button type="button" @click=${() => this.signOut()}>Sign out</button>
         </span>
       </header>
-      <main>
+      <main tabindex="-1">
         ${this.error ? html`<div class="card" role="alert">Cannot load data: ${this.error}</div>` : ''}
-        <op-alerts-view
-          .alerts=${this.alerts}
-          .now=${this.now}
-          .canAct=${this.principal.role !== 'viewer'}
-          @alert-action=${(e: CustomEvent<{ action: 'acknowledge' | 'resolve'; id: string }>) => void this.onAlertAction(e.detail)}
-        ></op-alerts-view>
-        <op-rollouts-view
-          .rollouts=${this.rollouts}
-          .now=${this.now}
-          .canAct=${this.principal.role !== 'viewer'}
-          @rollout-action=${(e: CustomEvent<{ action: 'pause' | 'resume' | 'abort'; id: string }>) => void this.onRolloutAction(e.detail)}
-        ></op-rollouts-view>
-        <op-throughput-chart .points=${this.points} .bucketMs=${this.bucketMs}></op-throughput-chart>
-        <div class="grid">
-          <op-fleet-view .agents=${this.agents} .now=${this.now}></op-fleet-view>
-          <op-pipelines-view .pipelines=${this.pipelines} .runs=${this.runs} .now=${this.now}></op-pipelines-view>
-        </div>
-        <op-editor .api=${this.api} .pipelines=${this.pipelines} .canApply=${this.principal.role !== 'viewer'}></op-editor>
+        ${this.renderDetail(this.principal)}
+        <div ?hidden=${this.route.view !== 'overview'}>${this.renderOverview(this.principal)}</div>
         ${this.showApi ? html`<op-api-reference .api=${this.api}></op-api-reference>` : ''}
       </main>`
+  }
+
+  private renderDetail(principal: Principal) {
+    const route = this.route
+    if (route.view === 'agent')
+      return html`<op-agent-detail
+        .api=${this.api}
+        .agentId=${route.id}
+        .agent=${this.agentsById.get(route.id)}
+        .pipelines=${this.pipelines}
+        .liveRuns=${this.runs}
+        .principal=${principal}
+        .now=${this.now}
+      ></op-agent-detail>`
+    if (route.view === 'run')
+      return html`<op-run-detail
+        .api=${this.api}
+        .runId=${route.id}
+        .liveRuns=${this.runs}
+        .principal=${principal}
+        .now=${this.now}
+      ></op-run-detail>`
+    if (route.view === 'runs')
+      return html`<op-runs-view .api=${this.api} .liveRuns=${this.runs} .now=${this.now}></op-runs-view>`
+    return nothing
+  }
+
+  /** Kept in the page (hidden) on the other views, so the fleet's filters and the editor's text stay. */
+  private renderOverview(principal: Principal) {
+    const canAct = principal.role !== 'viewer'
+    return html`<op-alerts-view
+        .alerts=${this.alerts}
+        .now=${this.now}
+        .canAct=${canAct}
+        @alert-action=${(e: CustomEvent<{ action: 'acknowledge' | 'resolve'; id: string }>) => void this.onAlertAction(e.detail)}
+      ></op-alerts-view>
+      <op-rollouts-view
+        .rollouts=${this.rollouts}
+        .now=${this.now}
+        .canAct=${canAct}
+        @rollout-action=${(e: CustomEvent<{ action: 'pause' | 'resume' | 'abort'; id: string }>) => void this.onRolloutAction(e.detail)}
+      ></op-rollouts-view>
+      <op-throughput-chart .points=${this.points} .bucketMs=${this.bucketMs}></op-throughput-chart>
+      <div class="grid">
+        <op-fleet-view .agents=${this.agents} .now=${this.now}></op-fleet-view>
+        <op-pipelines-view .pipelines=${this.pipelines} .runs=${this.runs} .now=${this.now}></op-pipelines-view>
+      </div>
+      <op-editor .api=${this.api} .pipelines=${this.pipelines} .canApply=${canAct}></op-editor>`
   }
 }
 

@@ -1,6 +1,7 @@
 import { html, LitElement } from 'lit'
-import { formatSchedule, type PipelineSummary, type Run, timeAgo } from './api.js'
+import { formatSchedule, type PipelineSummary, type Run } from './api.js'
 import { baseStyles } from './styles.js'
+import './op-runs-table.js'
 
 /** Pipelines with their latest version, and the most recent runs across the fleet. */
 export class OpPipelinesView extends LitElement {
@@ -41,19 +42,8 @@ export class OpPipelinesView extends LitElement {
       </section>
       <section class="card" aria-labelledby="runs-title">
         <h2 id="runs-title">Recent runs</h2>
-        <table>
-          <thead><tr><th scope="col">Pipeline</th><th scope="col">Status</th><th scope="col">Rows read / written / quarantined</th><th scope="col">Started</th></tr></thead>
-          <tbody>
-            ${this.runs.slice(0, 20).map(
-              (r) => html`<tr data-run=${r.id}>
-                <td>${r.pipeline}@${r.version}<br /><span class="muted"><code>${r.agentId}</code></span></td>
-                <td><span class="badge ${r.status}">${r.status}</span>${r.errors[0] ? html`<br /><span class="muted">${r.errors[0].message}</span>` : ''}</td>
-                <td>${r.counts.rowsRead} / ${r.counts.rowsWritten} / ${r.counts.rowsQuarantined}</td>
-                <td>${timeAgo(r.startedAt, this.now)}</td>
-              </tr>`,
-            )}
-          </tbody>
-        </table>
+        <op-runs-table .runs=${this.runs} .now=${this.now}></op-runs-table>
+        <p><a href="#/runs">All runs</a></p>
       </section>`
   }
 }

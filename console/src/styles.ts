@@ -84,6 +84,7 @@ export const baseStyles = css`
     background: #fff;
     cursor: pointer;
   }
+  a:focus-visible,
   button:focus-visible {
     outline: 2px solid #1d4ed8;
     outline-offset: 2px;
@@ -91,5 +92,48 @@ export const baseStyles = css`
   code {
     font-family: ui-monospace, SFMono-Regular, Menlo, monospace;
     font-size: 0.85em;
+  }
+`
+
+/** Inputs, selects and text areas: readable, and a focus ring as visible as the buttons'. */
+export const formStyles = css`
+  input,
+  select,
+  textarea {
+    font: inherit;
+    padding: 0.3rem 0.4rem;
+    border: 1px solid #9aa3ad;
+    border-radius: 4px;
+    background: #fff;
+    max-width: 100%;
+    box-sizing: border-box;
+  }
+  input:focus-visible,
+  select:focus-visible,
+  textarea:focus-visible {
+    outline: 2px solid #1d4ed8;
+    outline-offset: 1px;
+  }
+  button:disabled {
+    cursor: default;
+    opacity: 0.55;
+  }
+`
+
+/** Name-value lists (dl) of the detail pages. */
+export const detailStyles = css`
+  dl {
+    display: grid;
+    grid-template-columns: max-content minmax(0, 1fr);
+    gap: 0.25rem 1rem;
+    margin: 0;
+    font-size: 0.9rem;
+  }
+  dt {
+    color: #4a5260;
+  }
+  dd {
+    margin: 0;
+    overflow-wrap: anywhere;
   }
 `

@@ -10,6 +10,7 @@ import { ProbeKind, ProbeSchema, RunNowSchema } from '@outpost/shared/gen/outpos
 import { Hono } from 'hono'
 import type { ControlPlaneContext } from '../context.js'
 import { agentView } from '../fleet/views.js'
+import { THROUGHPUT_BUCKET_MS } from '../ingest/telemetry.js'
 import { badRequest, notFound } from './problem.js'
 
 const STATES = ['online', 'degraded', 'offline', 'revoked']
@@ -95,6 +96,19 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
     const agent = await ctx.store.getAgent(c.req.param('id'))
     if (!agent) throw notFound(`agent ${c.req.param('id')}`)
     return c.json(await agentView(agent, ctx.catalog))
+  })
+
+  // The agent's own rows per second and outbox, from the metric batches it sent (10 s buckets).
+  app.get('/:id/metrics', async (c) => {
+    const id = c.req.param('id')
+    if (!(await ctx.store.getAgent(id))) throw notFound(`agent ${id}`)
+    const minutes = Number(c.req.query('minutes') ?? 15)
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 360)
+      throw badRequest('minutes must be an integer from 1 to 360', [
+        { path: 'minutes', message: 'expected 1-360' },
+      ])
+    const since = Date.now() - minutes * 60_000
+    return c.json({ bucketMs: THROUGHPUT_BUCKET_MS, points: await ctx.store.agentSeries(id, since) })
   })
 
   app.post('/:id/commands', async (c) => {

@@ -121,6 +121,31 @@ describe('REST API', () => {
     expect(wrongName.status).toBe(400)
   })
 
+  it("serves one agent's rows and outbox series, and names a bad window", async () => {
+    await ctx.store.putAgent({
+      id: 'agt-s',
+      name: 's',
+      labels: {},
+      credentialHash: 'x',
+      tokenId: 't',
+      enrolledAt: 0,
+      agentVersion: '1',
+      connected: false,
+      applied: [],
+    })
+    const t = Date.now() - (Date.now() % 10_000)
+    await ctx.store.addAgentSample('agt-s', { t, rowsRead: 5, rowsWritten: 4, outboxBatches: 1 })
+    const r = await send('GET', '/api/v1/agents/agt-s/metrics?minutes=5')
+    expect(await r.json()).toEqual({
+      bucketMs: 10_000,
+      points: [{ t, rowsRead: 5, rowsWritten: 4, outboxBatches: 1 }],
+    })
+    const bad = await send('GET', '/api/v1/agents/agt-s/metrics?minutes=0')
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { detail: string }).detail).toBe('minutes must be an integer from 1 to 360')
+    expect((await send('GET', '/api/v1/agents/agt-none/metrics')).status).toBe(404)
+  })
+
   it('creates enrolment tokens (shown once) and validates their options', async () => {
     const r = await app.request('/api/v1/enrollment-tokens', {
       method: 'POST',

@@ -77,6 +77,15 @@ export const ROUTES: readonly RouteDoc[] = [
     },
   }),
   r('GET', '/agents/:id', 'viewer', 'One agent.'),
+  r(
+    'GET',
+    '/agents/:id/metrics',
+    'viewer',
+    "The agent's rows read and written and its outbox, in 10 s buckets.",
+    {
+      query: { minutes: 'how far back, 1-360 (default 15)' },
+    },
+  ),
   r('PATCH', '/agents/:id', 'admin', "Set an agent's labels or name.", { body: 'agentPatch' }),
   r('POST', '/agents/:id/revoke', 'admin', 'Revoke an agent: its stream closes, its credential is refused.'),
   r('POST', '/agents/:id/commands', 'operator', 'Send a command to a connected agent.', { body: 'command' }),

@@ -71,5 +71,9 @@ describe('telemetry ingest', () => {
     expect(await ctx.store.throughput(at - 20_000)).toEqual([
       { t: at - (at % 10_000), rowsRead: 100, rowsWritten: 90 },
     ])
+    // The same batch, per agent, with its outbox gauges, for the console's agent charts.
+    expect(await ctx.store.agentSeries('agt-a', at - 20_000)).toEqual([
+      { t: at - (at % 10_000), rowsRead: 100, rowsWritten: 90, outboxBatches: 3 },
+    ])
   })
 })

@@ -164,17 +164,33 @@ export class TelemetryIngest {
       throw new RejectedMessageError(`metrics of ${batch.agentId} published under ${parsed.agentId}`)
     let read = 0
     let written = 0
+    let outboxBatches: number | undefined
+    let outboxOldestAgeMs: number | undefined
     for (const metric of batch.metrics) {
-      if (metric.kind !== MetricKind.COUNTER || !Number.isFinite(metric.value) || metric.value < 0) continue
+      if (!Number.isFinite(metric.value) || metric.value < 0) continue
+      if (metric.kind === MetricKind.GAUGE) {
+        if (metric.name === METRICS.outboxBatches.name) outboxBatches = metric.value
+        else if (metric.name === METRICS.outboxOldestAge.name) outboxOldestAgeMs = metric.value * 1000
+        continue
+      }
+      if (metric.kind !== MetricKind.COUNTER) continue
       if (metric.name === METRICS.rowsRead.name) read += metric.value
       else if (metric.name === METRICS.rowsWritten.name) written += metric.value
     }
+    const at = Number(batch.collectedAtMs)
+    const bucket = at - (at % THROUGHPUT_BUCKET_MS)
     if (read > 0 || written > 0) {
-      const at = Number(batch.collectedAtMs)
-      const bucket = at - (at % THROUGHPUT_BUCKET_MS)
       await this.store.addThroughput(bucket, read, written)
       this.events.emit('throughput', { t: bucket, rowsRead: read, rowsWritten: written })
     }
+    if (read > 0 || written > 0 || outboxBatches !== undefined || outboxOldestAgeMs !== undefined)
+      await this.store.addAgentSample(batch.agentId, {
+        t: bucket,
+        rowsRead: read,
+        rowsWritten: written,
+        ...(outboxBatches === undefined ? {} : { outboxBatches }),
+        ...(outboxOldestAgeMs === undefined ? {} : { outboxOldestAgeMs }),
+      })
   }
 
   stop(): void {

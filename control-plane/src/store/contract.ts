@@ -200,5 +200,38 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       ])
       await store.close()
     })
+
+    it("keeps each agent's samples apart, adding counters and keeping the latest outbox gauges", async () => {
+      const store = await open()
+      const now = Date.now() - (Date.now() % 10_000)
+      await store.addAgentSample('agt-a', { t: now - 10_000, rowsRead: 4, rowsWritten: 4 })
+      await store.addAgentSample('agt-a', {
+        t: now,
+        rowsRead: 10,
+        rowsWritten: 5,
+        outboxBatches: 7,
+        outboxOldestAgeMs: 3000,
+      })
+      await store.addAgentSample('agt-a', { t: now, rowsRead: 1, rowsWritten: 1 })
+      await store.addAgentSample('agt-a', {
+        t: now,
+        rowsRead: 0,
+        rowsWritten: 0,
+        outboxBatches: 2,
+        outboxOldestAgeMs: 1000,
+      })
+      await store.addAgentSample('agt-ab', { t: now, rowsRead: 99, rowsWritten: 99 })
+      // Older than the retention: pruned when a newer sample of that agent arrives.
+      await store.addAgentSample('agt-a', { t: now - 7 * 3_600_000, rowsRead: 1, rowsWritten: 1 })
+      await store.addAgentSample('agt-a', { t: now, rowsRead: 0, rowsWritten: 0 })
+      expect(await store.agentSeries('agt-a', 0)).toEqual([
+        { t: now - 10_000, rowsRead: 4, rowsWritten: 4 },
+        { t: now, rowsRead: 11, rowsWritten: 6, outboxBatches: 2, outboxOldestAgeMs: 1000 },
+      ])
+      expect(await store.agentSeries('agt-a', now)).toHaveLength(1)
+      expect(await store.agentSeries('agt-ab', 0)).toEqual([{ t: now, rowsRead: 99, rowsWritten: 99 }])
+      expect(await store.agentSeries('agt-none', 0)).toEqual([])
+      await store.close()
+    })
   })
 }

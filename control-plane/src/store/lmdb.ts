@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type {
   AgentRecord,
+  AgentSamplePoint,
   AlertRecord,
   AlertSettings,
   AlertState,
@@ -20,7 +21,7 @@ import type {
   ThroughputPoint,
   TokenRecord,
 } from './types.js'
-import { DEFAULT_ALERT_SETTINGS } from './types.js'
+import { AGENT_SERIES_RETENTION_MS, DEFAULT_ALERT_SETTINGS } from './types.js'
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
 const THROUGHPUT_RETENTION_MS = 7 * 86_400_000
@@ -36,6 +37,7 @@ export class LmdbStore implements Store {
   private readonly runs: Database<RunRecord, string>
   private readonly runsByStart: Database<string, [number, string]>
   private readonly metrics: Database<ThroughputPoint, number>
+  private readonly agentSamples: Database<AgentSamplePoint, [string, number]>
   private readonly deadLetters: Database<DeadLetterRecord, number>
   private readonly apiTokens: Database<ApiTokenRecord, string>
   private readonly apiTokenByHash: Database<string, string>
@@ -46,7 +48,7 @@ export class LmdbStore implements Store {
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true })
-    this.root = open({ path: join(dir, 'store.mdb'), maxDbs: 16, compression: false })
+    this.root = open({ path: join(dir, 'store.mdb'), maxDbs: 24, compression: false })
     this.meta = this.root.openDB({ name: 'meta' })
     this.tokens = this.root.openDB({ name: 'tokens' })
     this.tokenByHash = this.root.openDB({ name: 'token-by-hash' })
@@ -56,6 +58,7 @@ export class LmdbStore implements Store {
     this.runs = this.root.openDB({ name: 'runs' })
     this.runsByStart = this.root.openDB({ name: 'runs-by-start' })
     this.metrics = this.root.openDB({ name: 'throughput' })
+    this.agentSamples = this.root.openDB({ name: 'agent-samples' })
     this.deadLetters = this.root.openDB({ name: 'dead-letters' })
     this.apiTokens = this.root.openDB({ name: 'api-tokens' })
     this.apiTokenByHash = this.root.openDB({ name: 'api-token-by-hash' })
@@ -366,6 +369,31 @@ export class LmdbStore implements Store {
 
   async throughput(since: number): Promise<ThroughputPoint[]> {
     return [...this.metrics.getRange({ start: since })].map((e) => e.value)
+  }
+
+  addAgentSample(agentId: string, sample: AgentSamplePoint): Promise<void> {
+    return this.root.transaction(() => {
+      const key: [string, number] = [agentId, sample.t]
+      const before = this.agentSamples.get(key)
+      this.agentSamples.put(key, {
+        ...before,
+        ...sample,
+        rowsRead: (before?.rowsRead ?? 0) + sample.rowsRead,
+        rowsWritten: (before?.rowsWritten ?? 0) + sample.rowsWritten,
+      })
+      const stale = this.agentSamples.getKeys({
+        start: [agentId, 0],
+        end: [agentId, sample.t - AGENT_SERIES_RETENTION_MS],
+        limit: 100,
+      })
+      for (const old of [...stale]) this.agentSamples.remove(old)
+    })
+  }
+
+  async agentSeries(agentId: string, since: number): Promise<AgentSamplePoint[]> {
+    return [
+      ...this.agentSamples.getRange({ start: [agentId, since], end: [agentId, Number.MAX_SAFE_INTEGER] }),
+    ].map((e) => e.value)
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@
 import pg from 'pg'
 import type {
   AgentRecord,
+  AgentSamplePoint,
   AlertRecord,
   AlertSettings,
   AlertState,
@@ -23,7 +24,7 @@ import type {
   ThroughputPoint,
   TokenRecord,
 } from './types.js'
-import { DEFAULT_ALERT_SETTINGS } from './types.js'
+import { AGENT_SERIES_RETENTION_MS, DEFAULT_ALERT_SETTINGS } from './types.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outpost_meta (key text PRIMARY KEY, value jsonb NOT NULL);
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS outpost_runs (id text PRIMARY KEY, started_at bigint 
 CREATE INDEX IF NOT EXISTS outpost_runs_started ON outpost_runs (started_at DESC, id DESC);
 CREATE TABLE IF NOT EXISTS outpost_dead_letters (seq bigint PRIMARY KEY, doc jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_throughput (t bigint PRIMARY KEY, rows_read bigint NOT NULL, rows_written bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS outpost_agent_samples (agent_id text NOT NULL, t bigint NOT NULL, rows_read bigint NOT NULL, rows_written bigint NOT NULL, outbox_batches bigint, outbox_oldest_age_ms bigint, PRIMARY KEY (agent_id, t));
 CREATE TABLE IF NOT EXISTS outpost_audit (seq bigserial PRIMARY KEY, doc jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_rollouts (id text PRIMARY KEY, pipeline text NOT NULL, created_at bigint NOT NULL, doc jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_alerts (id text PRIMARY KEY, key text NOT NULL, state text NOT NULL, fired_at bigint NOT NULL, doc jsonb NOT NULL);
@@ -489,6 +491,44 @@ export class PostgresStore implements Store {
     await this.pool.query('DELETE FROM outpost_throughput WHERE t <= $1', [
       bucketStart - THROUGHPUT_RETENTION_MS,
     ])
+  }
+
+  async addAgentSample(agentId: string, sample: AgentSamplePoint): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO outpost_agent_samples VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (agent_id, t) DO UPDATE SET
+         rows_read = outpost_agent_samples.rows_read + EXCLUDED.rows_read,
+         rows_written = outpost_agent_samples.rows_written + EXCLUDED.rows_written,
+         outbox_batches = COALESCE(EXCLUDED.outbox_batches, outpost_agent_samples.outbox_batches),
+         outbox_oldest_age_ms = COALESCE(EXCLUDED.outbox_oldest_age_ms, outpost_agent_samples.outbox_oldest_age_ms)`,
+      [
+        agentId,
+        sample.t,
+        sample.rowsRead,
+        sample.rowsWritten,
+        sample.outboxBatches ?? null,
+        sample.outboxOldestAgeMs ?? null,
+      ],
+    )
+    await this.pool.query('DELETE FROM outpost_agent_samples WHERE agent_id = $1 AND t <= $2', [
+      agentId,
+      sample.t - AGENT_SERIES_RETENTION_MS,
+    ])
+  }
+
+  async agentSeries(agentId: string, since: number): Promise<AgentSamplePoint[]> {
+    const r = await this.pool.query(
+      `SELECT t, rows_read, rows_written, outbox_batches, outbox_oldest_age_ms FROM outpost_agent_samples
+       WHERE agent_id = $1 AND t >= $2 ORDER BY t`,
+      [agentId, since],
+    )
+    return r.rows.map((row) => ({
+      t: Number(row.t),
+      rowsRead: Number(row.rows_read),
+      rowsWritten: Number(row.rows_written),
+      ...(row.outbox_batches === null ? {} : { outboxBatches: Number(row.outbox_batches) }),
+      ...(row.outbox_oldest_age_ms === null ? {} : { outboxOldestAgeMs: Number(row.outbox_oldest_age_ms) }),
+    }))
   }
 
   async throughput(since: number): Promise<ThroughputPoint[]> {

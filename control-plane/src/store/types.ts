@@ -231,11 +231,24 @@ export interface RunRecord {
   updatedAt: number
 }
 
+/** How long per-agent buckets are kept: enough for the console's charts, small at 10,000 agents. */
+export const AGENT_SERIES_RETENTION_MS = 6 * 3_600_000
+
 export interface ThroughputPoint {
   /** Start of the bucket, ms since the epoch. */
   t: number
   rowsRead: number
   rowsWritten: number
+}
+
+/** One agent's 10 s bucket: rows it read and wrote in it, and its outbox at the last report in it. */
+export interface AgentSamplePoint {
+  t: number
+  rowsRead: number
+  rowsWritten: number
+  /** Absent when no report in the bucket carried the outbox gauges. */
+  outboxBatches?: number
+  outboxOldestAgeMs?: number
 }
 
 export interface DeadLetterRecord {
@@ -326,6 +339,10 @@ export interface Store {
 
   addThroughput(bucketStart: number, rowsRead: number, rowsWritten: number): Promise<void>
   throughput(since: number): Promise<ThroughputPoint[]>
+  /** Adds counters into the agent's bucket; outbox gauges, when given, replace the bucket's. */
+  addAgentSample(agentId: string, sample: AgentSamplePoint): Promise<void>
+  /** The agent's buckets from `since` on, oldest first (kept for AGENT_SERIES_RETENTION_MS). */
+  agentSeries(agentId: string, since: number): Promise<AgentSamplePoint[]>
 
   /** Several replicas on one store: called when another one changes what agents should run. */
   onChange?(listener: () => void): Promise<void>

@@ -26,6 +26,7 @@ import {
   mariadbSourceTable,
   psqlCopy,
 } from './scenarios/limits.js'
+import { loaderAlone, loaderCopyLimit } from './scenarios/loader.js'
 import {
   agentStartupAndIdle,
   csvToFileSpec,
@@ -274,6 +275,22 @@ try {
       ...(drain ? { outpost: drain } : {}),
       ...(slower ? { limit: { name: 'the same slower limit', value: slower } } : {}),
       peers: [],
+    })
+  }
+
+  if (wanted('loader') && available('psql')) {
+    // The control plane's part of the central path alone: batches already waiting in JetStream.
+    const limit = await timed('psql \\copy of the loader rows', () => m(() => loaderCopyLimit(rows)))
+    const loader = await timed('central loader alone', () =>
+      measure({ runs: quick ? 1 : 2, warmup: 0 }, () => loaderAlone(rows)),
+    )
+    results.push({
+      scenario: 'Central loader alone: JetStream → control plane → PostgreSQL (10 typed columns)',
+      unit: 'rows/s',
+      ...(loader ? { outpost: loader } : {}),
+      ...(limit ? { limit: { name: 'psql \\copy of the same rows (COPY text)', value: limit } } : {}),
+      peers: [],
+      note: 'the loader is the control-plane half of issue 3; compare with the end-to-end ratio',
     })
   }
 

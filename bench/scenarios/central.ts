@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { type NatsServer, startNats } from '../../test/helpers/nats.js'
 import { PG_URL, psql } from '../lib/env.js'
-import { BENCH_TOKEN, OUTPOST } from './outpost.js'
+import { BENCH_TOKEN, controlPlaneArgs, OUTPOST } from './outpost.js'
 
 function waitForLine(
   child: ChildProcess,
@@ -65,20 +65,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
   try {
     const cp = spawn(
       process.execPath,
-      [
-        OUTPOST,
-        'control-plane',
-        '--data-dir',
-        join(work, 'cp'),
-        '--http-listen',
-        '127.0.0.1:0',
-        '--grpc-listen',
-        '127.0.0.1:0',
-        '--nats',
-        nats.url,
-        '--warehouse-url',
-        url,
-      ],
+      controlPlaneArgs(join(work, 'cp'), nats.url, ['--warehouse-url', url]),
       { env, stdio: ['ignore', 'pipe', 'inherit'] },
     )
     children.push(cp)

@@ -19,6 +19,11 @@ import { SchemaConflictError, type Warehouse, type WarehouseBatch } from '../war
 
 const ACK_WAIT_MS = 30_000
 
+interface Loadable {
+  message: JsMsg
+  batch: WarehouseBatch
+}
+
 export class InvalidBatchError extends Error {
   override name = 'InvalidBatchError'
 }
@@ -102,12 +107,23 @@ export class CentralIngest {
       max_ack_pending: 256,
     })
     const consumer = await jetstream(nc).consumers.get(STREAMS.data.name, CONSUMERS.data)
+    // Two stages: while the warehouse loads one group (in its own process: PostgreSQL), the next
+    // group is fetched, decoded and converted here. Groups are written in order, one at a time,
+    // each acknowledged after its own commit.
+    let writing: Promise<void> = Promise.resolve()
     while (!this.stopped) {
       try {
         const group: JsMsg[] = []
         const fetched = await consumer.fetch({ max_messages: 32, expires: 2000 })
         for await (const m of fetched) group.push(m)
-        if (group.length > 0) await this.handle(group)
+        if (group.length === 0) continue
+        const valid = await this.prepare(group)
+        await writing
+        // Failures are handled inside (redelivery or dead letter); this only keeps a rejection
+        // from going unhandled while the next group is fetched.
+        writing = this.write(valid).catch((error) =>
+          this.log.error('central write failed', { error: (error as Error).message }),
+        )
       } catch (error) {
         if (this.stopped) break
         this.log.throttled('central-fetch', 60_000, 'warn', 'cannot fetch data batches; retrying', {
@@ -116,10 +132,12 @@ export class CentralIngest {
         await new Promise((r) => setTimeout(r, 1000))
       }
     }
+    await writing
   }
 
-  private async handle(group: JsMsg[]): Promise<void> {
-    const valid: { message: JsMsg; batch: WarehouseBatch }[] = []
+  /** Decodes and checks a group; what cannot be loaded goes to the dead-letter stream. */
+  private async prepare(group: JsMsg[]): Promise<Loadable[]> {
+    const valid: Loadable[] = []
     for (const m of group) {
       try {
         const batch = decodeBatch(m.subject, m.data)
@@ -127,11 +145,17 @@ export class CentralIngest {
         const agentId = parseSubject(m.subject)?.agentId ?? ''
         if ((await this.store.getAgent(agentId))?.revokedAt)
           throw new InvalidBatchError(`agent ${agentId} is revoked`)
+        this.warehouse.prepare?.(batch)
         valid.push({ message: m, batch })
       } catch (error) {
         await this.deadLetter(m, (error as Error).message)
       }
     }
+    return valid
+  }
+
+  /** Writes a group in one warehouse transaction and acknowledges it after the commit. */
+  private async write(valid: Loadable[]): Promise<void> {
     if (valid.length === 0) return
     const working = setInterval(() => {
       for (const v of valid) v.message.working()
@@ -143,7 +167,7 @@ export class CentralIngest {
     } catch (error) {
       if (error instanceof SchemaConflictError && valid.length > 1) {
         // Find the batch that cannot be written; write the others.
-        for (const v of valid) await this.handle([v.message])
+        for (const v of valid) await this.write([v])
         return
       }
       if (error instanceof SchemaConflictError) {

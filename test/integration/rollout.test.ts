@@ -72,7 +72,8 @@ describe('rollouts', () => {
     )
 
     const v2 = await runCli(
-      ['apply', '-f', file(2, { ...csv, delimiter: ';' }), '--canary', '1', '--soak', '2s'],
+      // A soak long enough that a loaded machine (a slow CLI start) still checks inside it.
+      ['apply', '-f', file(2, { ...csv, delimiter: ';' }), '--canary', '1', '--soak', '8s'],
       env,
     )
     expect(v2.stdout).toMatch(/version 2 updated \(canary rollout rol-\w+, 2 waves\)/)
@@ -88,7 +89,7 @@ describe('rollouts', () => {
     await waitFor(
       'every agent on version 2',
       async () => ((await applied()).join() === '2,2,2' ? true : undefined),
-      20_000,
+      30_000,
     )
     await waitFor('the rollout to complete', async () =>
       (await runCli(['rollout', 'status', 'canary'], env)).stdout.includes('completed') ? true : undefined,

@@ -1,0 +1,368 @@
+// Fuzzing what agents publish to NATS, through the functions the consumers call on each message:
+// random bytes and mutated valid encodings of data batches, run events and metric batches. A
+// message is used or refused with a reason (InvalidBatchError → dead-letter stream,
+// RejectedMessageError → terminated and counted); anything else would be retried forever and
+// hold back the messages behind it. A batch that decodes is also written to the Parquet
+// warehouse, which must take it or refuse it as a schema conflict (dead-lettered too).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  create,
+  type DescMessage,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from '@bufbuild/protobuf'
+import { createLogger } from '@outpost/agent'
+import { METRICS } from '@outpost/shared'
+import { type Column, encodeColumns, type Value } from '@outpost/shared/batch'
+import {
+  ColumnType,
+  DataBatchSchema,
+  MetricBatchSchema,
+  MetricKind,
+  RunEventSchema,
+  RunStatus,
+  SinkMode,
+} from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fuzzBudget, fuzzTimeout } from '../../../test/helpers/fuzz.js'
+import { testContext } from '../test-context.js'
+import { ParquetWarehouse } from '../warehouse/parquet.js'
+import { SchemaConflictError } from '../warehouse/types.js'
+import { decodeBatch, InvalidBatchError } from './central.js'
+import { RejectedMessageError } from './telemetry.js'
+
+const AGENT = 'agt-a'
+const PIPELINE = 'sales'
+const DATA_SUBJECT = `outpost.agent.${AGENT}.data.${PIPELINE}`
+
+/** Byte-level damage to an encoding: flipped bytes, cut short, bytes inserted, a varint left open. */
+export function damaged(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
+  return fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc
+      .array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 })
+      .map((flips) => {
+        const out = valid.slice()
+        for (const [at, byte] of flips) if (out.length > 0) out[at % out.length] = byte
+        return out
+      }),
+    fc.nat().map((cut) => valid.slice(0, valid.length === 0 ? 0 : cut % valid.length)),
+    fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([at, bytes]) => {
+      const i = valid.length === 0 ? 0 : at % valid.length
+      return new Uint8Array([...valid.slice(0, i), ...bytes, ...valid.slice(i)])
+    }),
+    fc.constant(new Uint8Array([...valid, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff])),
+  )
+}
+
+/** A valid message, or the same with random values in its fields, or either damaged. */
+function variants<D extends DescMessage>(
+  schema: D,
+  base: fc.Arbitrary<MessageShape<D>>,
+  mutate: fc.Arbitrary<(m: MessageShape<D>) => void>,
+): fc.Arbitrary<Uint8Array> {
+  const messages = fc.tuple(base, fc.array(mutate, { maxLength: 3 })).map(([m, changes]) => {
+    for (const change of changes) change(m)
+    return toBinary(schema, m)
+  })
+  return fc.oneof(messages, messages.chain(damaged))
+}
+
+const text = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.constantFrom('', '\u0000', '../..', 'a/b', 'x'.repeat(300), '🚀', '\uD800', AGENT, PIPELINE),
+)
+const bigUint = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })
+const bigInt = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })
+
+const CELL: Record<Column['type'], fc.Arbitrary<Value>> = {
+  string: fc.string({ maxLength: 8 }),
+  int: fc.oneof(
+    fc.integer(),
+    bigInt.filter((v) => !Number.isSafeInteger(Number(v))),
+  ),
+  float: fc.double(),
+  decimal: fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+  bool: fc.boolean(),
+  timestamp: fc.integer({ min: -1e15, max: 1e15 }),
+  date: fc.integer({ min: -100_000, max: 100_000 }),
+  json: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+  bytes: fc.uint8Array({ maxLength: 6 }),
+}
+
+const columnsAndRows = fc
+  .uniqueArray(
+    fc.tuple(
+      fc.constantFrom('id', 'amount', 'note', 'when', 'flag', 'doc', 'raw', 'day', 'n'),
+      fc.constantFrom(...(Object.keys(CELL) as Column['type'][])),
+    ),
+    { selector: ([name]) => name, minLength: 1, maxLength: 4 },
+  )
+  .chain((cols) =>
+    fc.tuple(
+      fc.constant(cols.map(([name, type]) => ({ name, type }) as Column)),
+      fc.array(fc.tuple(...cols.map(([, type]) => fc.option(CELL[type], { freq: 4 }))), { maxLength: 6 }),
+    ),
+  )
+
+const validBatch = fc.tuple(columnsAndRows, fc.nat({ max: 1000 })).map(([[columns, rows], seq]) =>
+  create(DataBatchSchema, {
+    batchId: `${AGENT}/${PIPELINE}/r1/${seq}`,
+    agentId: AGENT,
+    pipeline: PIPELINE,
+    pipelineVersion: 1,
+    runId: 'r1',
+    seq: BigInt(seq),
+    rowCount: rows.length,
+    columns: encodeColumns({ columns, rows: rows as Value[][] }),
+    targets: [{ table: 'sales', mode: SinkMode.APPEND, keys: [] }],
+    createdAtMs: 1n,
+  }),
+)
+
+type Batch = MessageShape<typeof DataBatchSchema>
+const batchMutation: fc.Arbitrary<(m: Batch) => void> = fc.oneof(
+  // A run id, and the batch id that goes with it: the id names the Parquet file.
+  text.map((runId) => (m: Batch) => {
+    m.runId = runId
+    m.batchId = `${m.agentId}/${m.pipeline}/${runId}/${m.seq}`
+  }),
+  bigUint.map((seq) => (m: Batch) => {
+    m.seq = seq
+    m.batchId = `${m.agentId}/${m.pipeline}/${m.runId}/${seq}`
+  }),
+  text.map((v) => (m: Batch) => {
+    m.batchId = v
+  }),
+  text.map((v) => (m: Batch) => {
+    m.agentId = v
+  }),
+  fc.nat().map((n) => (m: Batch) => {
+    m.rowCount = n % 2 === 0 ? n % 10 : n
+  }),
+  fc.tuple(fc.nat(), text).map(([i, name]) => (m: Batch) => {
+    const c = m.columns[i % Math.max(1, m.columns.length)]
+    if (c) c.name = name
+  }),
+  fc.tuple(fc.nat(), fc.integer({ min: -1, max: 20 })).map(([i, type]) => (m: Batch) => {
+    const c = m.columns[i % Math.max(1, m.columns.length)]
+    if (c) c.type = type as ColumnType
+  }),
+  fc
+    .tuple(fc.nat(), fc.constantFrom('validity', 'values', 'offsets'), fc.uint8Array({ maxLength: 24 }))
+    .map(([i, field, bytes]) => (m: Batch) => {
+      const c = m.columns[i % Math.max(1, m.columns.length)]
+      if (c) c[field as 'values'] = bytes
+    }),
+  fc.constant((m: Batch) => {
+    m.columns.push(...m.columns)
+  }),
+  fc
+    .tuple(
+      text,
+      fc.constantFrom(SinkMode.APPEND, SinkMode.UPSERT, SinkMode.UNSPECIFIED, 7 as SinkMode),
+      fc.array(text, { maxLength: 2 }),
+    )
+    .map(([table, mode, keys]) => (m: Batch) => {
+      m.targets = [{ $typeName: 'outpost.telemetry.v1.CentralTarget', table, mode, keys }]
+    }),
+  fc.constant((m: Batch) => {
+    m.targets = []
+  }),
+)
+
+const validRun = fc.constantFrom(RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED).map((status) =>
+  create(RunEventSchema, {
+    runId: 'r1',
+    agentId: AGENT,
+    pipeline: PIPELINE,
+    pipelineVersion: 1,
+    status,
+    trigger: 'schedule',
+    startedAtMs: 1000n,
+    counts: { rowsRead: 5n, rowsWritten: 4n, batches: 1 },
+    errors: [{ stage: 'source', code: 'source_failed', message: 'x' }],
+    qualityJson: '{"columns":{}}',
+  }),
+)
+type Run = MessageShape<typeof RunEventSchema>
+const runMutation: fc.Arbitrary<(m: Run) => void> = fc.oneof(
+  fc
+    .tuple(fc.constantFrom('runId', 'agentId', 'pipeline', 'trigger', 'qualityJson'), text)
+    .map(([field, v]) => (m: Run) => {
+      m[field as 'runId'] = v
+    }),
+  fc.constantFrom('{', '[1,', 'null', '"x"', '1e400', '{"__proto__":{"x":1}}').map((q) => (m: Run) => {
+    m.qualityJson = q
+  }),
+  fc.integer({ min: -1, max: 50 }).map((s) => (m: Run) => {
+    m.status = s as RunStatus
+  }),
+  fc.tuple(bigInt, bigInt, bigUint).map(([started, finished, rows]) => (m: Run) => {
+    m.startedAtMs = started
+    m.finishedAtMs = finished
+    if (m.counts) m.counts.rowsRead = rows
+  }),
+  fc.tuple(text, bigUint).map(([message, record]) => (m: Run) => {
+    m.errors.push({
+      $typeName: 'outpost.telemetry.v1.RunError',
+      stage: message,
+      code: message,
+      message,
+      record,
+      column: message,
+      source: '',
+      retryable: true,
+    })
+  }),
+)
+
+const validMetrics = fc.double().map((value) =>
+  create(MetricBatchSchema, {
+    agentId: AGENT,
+    collectedAtMs: BigInt(Date.UTC(2026, 0, 1)),
+    metrics: [
+      { name: METRICS.rowsRead.name, kind: MetricKind.COUNTER, value },
+      { name: METRICS.rowsWritten.name, kind: MetricKind.COUNTER, value: 3 },
+    ],
+  }),
+)
+type Metrics = MessageShape<typeof MetricBatchSchema>
+const metricsMutation: fc.Arbitrary<(m: Metrics) => void> = fc.oneof(
+  text.map((v) => (m: Metrics) => {
+    m.agentId = v
+  }),
+  bigInt.map((at) => (m: Metrics) => {
+    m.collectedAtMs = at
+  }),
+  fc.tuple(fc.double(), fc.integer({ min: -1, max: 9 })).map(([value, kind]) => (m: Metrics) => {
+    for (const metric of m.metrics) {
+      metric.value = value
+      metric.kind = kind as MetricKind
+    }
+  }),
+)
+
+function expectReason(error: unknown, type: new (...args: never[]) => Error): void {
+  expect(error, String(error)).toBeInstanceOf(type)
+  expect((error as Error).message.trim()).not.toBe('')
+}
+
+describe('NATS messages under fuzzing', () => {
+  let ctx: ReturnType<typeof testContext>
+  let warehouseDir: string
+  let warehouse: ParquetWarehouse
+  beforeAll(() => {
+    ctx = testContext()
+    warehouseDir = mkdtempSync(join(tmpdir(), 'outpost-fuzz-wh-'))
+    warehouse = new ParquetWarehouse(warehouseDir, createLogger({ level: 'error', write: () => {} }))
+  })
+  afterAll(async () => {
+    await ctx.close()
+    rmSync(warehouseDir, { recursive: true, force: true })
+  })
+
+  it(
+    'decodes a data batch or refuses it with a reason; what decodes, the warehouse takes or refuses as a conflict',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(variants(DataBatchSchema, validBatch, batchMutation), async (data) => {
+          let batch: ReturnType<typeof decodeBatch>
+          try {
+            batch = decodeBatch(DATA_SUBJECT, data)
+          } catch (error) {
+            expectReason(error, InvalidBatchError)
+            return
+          }
+          try {
+            await warehouse.write([batch])
+          } catch (error) {
+            expectReason(error, SchemaConflictError)
+          }
+        }),
+        fuzzBudget(1_500, 5),
+      )
+    },
+    fuzzTimeout(5),
+  )
+
+  it(
+    'records a run event or metric batch, or refuses it with a reason',
+    async () => {
+      const runs = variants(RunEventSchema, validRun, runMutation).map((data) => ({
+        subject: `outpost.agent.${AGENT}.run.${PIPELINE}`,
+        data,
+      }))
+      const metrics = variants(MetricBatchSchema, validMetrics, metricsMutation).map((data) => ({
+        subject: `outpost.agent.${AGENT}.metrics`,
+        data,
+      }))
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(runs, metrics), async ({ subject, data }) => {
+          try {
+            await ctx.ingest.apply(subject, data)
+          } catch (error) {
+            expectReason(error, RejectedMessageError)
+          }
+        }),
+        fuzzBudget(1_500, 5),
+      )
+    },
+    fuzzTimeout(5),
+  )
+})
+
+describe('NATS messages: counterexamples found by fuzzing', () => {
+  const batch = (fields: MessageInitShape<typeof DataBatchSchema>) =>
+    toBinary(
+      DataBatchSchema,
+      create(DataBatchSchema, {
+        batchId: `${AGENT}/${PIPELINE}/r1/0`,
+        agentId: AGENT,
+        pipeline: PIPELINE,
+        runId: 'r1',
+        targets: [{ table: 'sales', mode: SinkMode.APPEND }],
+        ...fields,
+      }),
+    )
+
+  it('refuses a row count the columns do not carry before allocating a row (it ran out of memory)', () => {
+    const started = performance.now()
+    expect(() => decodeBatch(DATA_SUBJECT, batch({ rowCount: 4_294_967_295 }))).toThrow(
+      new InvalidBatchError('batch claims 4294967295 rows but has no columns'),
+    )
+    const flag = { name: 'flag', type: ColumnType.BOOL, values: new Uint8Array() }
+    expect(() => decodeBatch(DATA_SUBJECT, batch({ rowCount: 4_294_967_295, columns: [flag] }))).toThrow(
+      'batch does not match its declared schema: column "flag": expected 536870912 bytes of bool values for 4294967295 rows, got 0',
+    )
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
+  it('refuses a run id that cannot name a warehouse file (a NUL byte failed every retry)', () => {
+    expect(() =>
+      decodeBatch(DATA_SUBJECT, batch({ runId: '\u0000', batchId: `${AGENT}/${PIPELINE}/\u0000/0` })),
+    ).toThrow(new InvalidBatchError('invalid run id "\\u0000"'))
+  })
+
+  it('refuses a run event whose quality_json is not JSON instead of retrying it forever', async () => {
+    const ctx = testContext()
+    try {
+      const event = create(RunEventSchema, {
+        runId: 'r1',
+        agentId: AGENT,
+        pipeline: PIPELINE,
+        qualityJson: '{',
+      })
+      await expect(
+        ctx.ingest.apply(`outpost.agent.${AGENT}.run.${PIPELINE}`, toBinary(RunEventSchema, event)),
+      ).rejects.toThrow(RejectedMessageError)
+      expect(await ctx.store.getRun('r1')).toBeUndefined()
+    } finally {
+      await ctx.close()
+    }
+  })
+})

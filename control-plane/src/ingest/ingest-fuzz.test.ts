@@ -7,15 +7,11 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  create,
-  type DescMessage,
-  type MessageInitShape,
-  type MessageShape,
-  toBinary,
-} from '@bufbuild/protobuf'
+import { create, type MessageInitShape, type MessageShape, toBinary } from '@bufbuild/protobuf'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import { createLogger } from '@outpost/agent'
-import { METRICS } from '@outpost/shared'
+import { CONSUMERS, METRICS, STREAMS } from '@outpost/shared'
 import { type Column, encodeColumns, type Value } from '@outpost/shared/batch'
 import {
   ColumnType,
@@ -28,8 +24,10 @@ import {
 } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fuzzBudget, fuzzTimeout } from '../../../test/helpers/fuzz.js'
-import { testContext } from '../test-context.js'
+import { fuzzBudget, fuzzTimeout, variants } from '../../../test/helpers/fuzz.js'
+import { startNats } from '../../../test/helpers/nats.js'
+import { waitFor } from '../../../test/helpers/wait.js'
+import { startTestControlPlane, testContext } from '../test-context.js'
 import { ParquetWarehouse } from '../warehouse/parquet.js'
 import { SchemaConflictError } from '../warehouse/types.js'
 import { decodeBatch, InvalidBatchError } from './central.js'
@@ -38,39 +36,6 @@ import { RejectedMessageError } from './telemetry.js'
 const AGENT = 'agt-a'
 const PIPELINE = 'sales'
 const DATA_SUBJECT = `outpost.agent.${AGENT}.data.${PIPELINE}`
-
-/** Byte-level damage to an encoding: flipped bytes, cut short, bytes inserted, a varint left open. */
-export function damaged(valid: Uint8Array): fc.Arbitrary<Uint8Array> {
-  return fc.oneof(
-    fc.uint8Array({ maxLength: 64 }),
-    fc
-      .array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 })
-      .map((flips) => {
-        const out = valid.slice()
-        for (const [at, byte] of flips) if (out.length > 0) out[at % out.length] = byte
-        return out
-      }),
-    fc.nat().map((cut) => valid.slice(0, valid.length === 0 ? 0 : cut % valid.length)),
-    fc.tuple(fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 })).map(([at, bytes]) => {
-      const i = valid.length === 0 ? 0 : at % valid.length
-      return new Uint8Array([...valid.slice(0, i), ...bytes, ...valid.slice(i)])
-    }),
-    fc.constant(new Uint8Array([...valid, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff])),
-  )
-}
-
-/** A valid message, or the same with random values in its fields, or either damaged. */
-function variants<D extends DescMessage>(
-  schema: D,
-  base: fc.Arbitrary<MessageShape<D>>,
-  mutate: fc.Arbitrary<(m: MessageShape<D>) => void>,
-): fc.Arbitrary<Uint8Array> {
-  const messages = fc.tuple(base, fc.array(mutate, { maxLength: 3 })).map(([m, changes]) => {
-    for (const change of changes) change(m)
-    return toBinary(schema, m)
-  })
-  return fc.oneof(messages, messages.chain(damaged))
-}
 
 const text = fc.oneof(
   fc.string({ maxLength: 20 }),
@@ -247,6 +212,18 @@ const metricsMutation: fc.Arbitrary<(m: Metrics) => void> = fc.oneof(
   }),
 )
 
+const dataBatch = variants(DataBatchSchema, validBatch, batchMutation)
+const telemetryMessage = fc.oneof(
+  variants(RunEventSchema, validRun, runMutation).map((data) => ({
+    subject: `outpost.agent.${AGENT}.run.${PIPELINE}`,
+    data,
+  })),
+  variants(MetricBatchSchema, validMetrics, metricsMutation).map((data) => ({
+    subject: `outpost.agent.${AGENT}.metrics`,
+    data,
+  })),
+)
+
 function expectReason(error: unknown, type: new (...args: never[]) => Error): void {
   expect(error, String(error)).toBeInstanceOf(type)
   expect((error as Error).message.trim()).not.toBe('')
@@ -270,7 +247,7 @@ describe('NATS messages under fuzzing', () => {
     'decodes a data batch or refuses it with a reason; what decodes, the warehouse takes or refuses as a conflict',
     async () => {
       await fc.assert(
-        fc.asyncProperty(variants(DataBatchSchema, validBatch, batchMutation), async (data) => {
+        fc.asyncProperty(dataBatch, async (data) => {
           let batch: ReturnType<typeof decodeBatch>
           try {
             batch = decodeBatch(DATA_SUBJECT, data)
@@ -293,16 +270,8 @@ describe('NATS messages under fuzzing', () => {
   it(
     'records a run event or metric batch, or refuses it with a reason',
     async () => {
-      const runs = variants(RunEventSchema, validRun, runMutation).map((data) => ({
-        subject: `outpost.agent.${AGENT}.run.${PIPELINE}`,
-        data,
-      }))
-      const metrics = variants(MetricBatchSchema, validMetrics, metricsMutation).map((data) => ({
-        subject: `outpost.agent.${AGENT}.metrics`,
-        data,
-      }))
       await fc.assert(
-        fc.asyncProperty(fc.oneof(runs, metrics), async ({ subject, data }) => {
+        fc.asyncProperty(telemetryMessage, async ({ subject, data }) => {
           try {
             await ctx.ingest.apply(subject, data)
           } catch (error) {
@@ -363,6 +332,53 @@ describe('NATS messages: counterexamples found by fuzzing', () => {
       expect(await ctx.store.getRun('r1')).toBeUndefined()
     } finally {
       await ctx.close()
+    }
+  })
+})
+
+describe('NATS messages under fuzzing, through a control plane and a real nats-server', () => {
+  it('settles every message: batches written or dead-lettered, telemetry recorded or counted, none redelivered', async () => {
+    const nats = await startNats()
+    const dir = mkdtempSync(join(tmpdir(), 'outpost-fuzz-cp-'))
+    const cp = await startTestControlPlane(dir, createLogger({ level: 'error', write: () => {} }), nats.url)
+    const nc = await connect({ servers: nats.url })
+    try {
+      const data = fc.sample(dataBatch, { numRuns: 60, seed: 7 })
+      const telemetry = fc.sample(telemetryMessage, { numRuns: 60, seed: 7 })
+      const refused = data.filter((d) => {
+        try {
+          decodeBatch(DATA_SUBJECT, d)
+          return false
+        } catch {
+          return true
+        }
+      }).length
+      expect(refused).toBeGreaterThan(10)
+      const js = jetstream(nc)
+      // The control plane creates the streams once it is connected.
+      await waitFor('streams', () => js.publish(DATA_SUBJECT, data[0] as Uint8Array).then(() => true))
+      for (const d of data.slice(1)) await js.publish(DATA_SUBJECT, d)
+      for (const t of telemetry) await js.publish(t.subject, t.data)
+      const jsm = await jetstreamManager(nc)
+      const settled = async (stream: string, consumer: string) => {
+        const info = await jsm.consumers.info(stream, consumer)
+        return info.num_pending === 0 && info.num_ack_pending === 0 && info
+      }
+      const central = await waitFor('data settled', () => settled(STREAMS.data.name, CONSUMERS.data))
+      const runs = await waitFor('telemetry settled', () => settled(STREAMS.telemetry.name, CONSUMERS.runs))
+      // Nothing was naked for a retry: a refused message is dead-lettered or counted at once.
+      expect(central.num_redelivered).toBe(0)
+      expect(runs.num_redelivered).toBe(0)
+      expect(cp.context.central.deadLettered).toBeGreaterThanOrEqual(refused)
+      expect(cp.context.ingest.rejected + cp.context.ingest.processed).toBe(telemetry.length)
+      expect((await jsm.streams.info(STREAMS.deadLetter.name)).state.messages).toBe(
+        cp.context.central.deadLettered,
+      )
+    } finally {
+      await nc.close()
+      await cp.stop()
+      await nats.dispose()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

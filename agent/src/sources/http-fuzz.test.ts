@@ -245,10 +245,10 @@ describe('http source under fuzzing', () => {
           const source = records_path === undefined ? options : { ...options, records_path }
           expectClear(await read(source), records_path)
         }),
-        fuzzBudget(300, 8),
+        fuzzBudget(200, 5),
       )
     },
-    fuzzTimeout(8),
+    fuzzTimeout(5),
   )
 })
 

@@ -213,10 +213,10 @@ describe('CEL under fuzzing', () => {
             expect(typeof compileCel(text)).toBe('function')
           }
         }),
-        fuzzBudget(3_000),
+        fuzzBudget(2_000, 2),
       )
     },
-    fuzzTimeout(),
+    fuzzTimeout(2),
   )
 
   it(
@@ -227,10 +227,10 @@ describe('CEL under fuzzing', () => {
           fc.pre(expr.length <= 2_000 && celProblem(expr) === undefined)
           runSteps(expr, rows)
         }),
-        fuzzBudget(1_500, 6),
+        fuzzBudget(1_000, 4),
       )
     },
-    fuzzTimeout(6),
+    fuzzTimeout(4),
   )
 })
 

@@ -205,12 +205,12 @@ describe('gRPC AgentService under fuzzing', () => {
           )
           expect(status.details.trim()).not.toBe('')
         }),
-        fuzzBudget(400, 5),
+        fuzzBudget(300, 3),
       )
       await expectServing()
       expect(errors).toEqual([])
     },
-    fuzzTimeout(5),
+    fuzzTimeout(3),
   )
 
   it(
@@ -229,13 +229,13 @@ describe('gRPC AgentService under fuzzing', () => {
             expect(status.details.trim()).not.toBe('')
           },
         ),
-        fuzzBudget(60, 6),
+        fuzzBudget(40, 3),
       )
       await expectServing()
       // Valid hellos were answered, and no handler threw.
       expect(answered).toBeGreaterThan(0)
       expect(errors).toEqual([])
     },
-    fuzzTimeout(6),
+    fuzzTimeout(3),
   )
 })

@@ -261,10 +261,10 @@ describe('NATS messages under fuzzing', () => {
             expectReason(error, SchemaConflictError)
           }
         }),
-        fuzzBudget(1_500, 5),
+        fuzzBudget(800, 3),
       )
     },
-    fuzzTimeout(5),
+    fuzzTimeout(3),
   )
 
   it(
@@ -278,10 +278,10 @@ describe('NATS messages under fuzzing', () => {
             expectReason(error, RejectedMessageError)
           }
         }),
-        fuzzBudget(1_500, 5),
+        fuzzBudget(800, 3),
       )
     },
-    fuzzTimeout(5),
+    fuzzTimeout(3),
   )
 })
 

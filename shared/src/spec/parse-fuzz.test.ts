@@ -212,10 +212,10 @@ describe('spec parser under fuzzing', () => {
             expectTextAnswered(text)
           },
         ),
-        fuzzBudget(3_000),
+        fuzzBudget(1_500, 2.5),
       )
     },
-    fuzzTimeout(),
+    fuzzTimeout(2.5),
   )
 
   it(
@@ -278,10 +278,10 @@ describe('spec parser under fuzzing', () => {
         fc.property(fc.array(token, { maxLength: 60 }), (tokens) => {
           expectTextAnswered(tokens.join(''))
         }),
-        fuzzBudget(3_000),
+        fuzzBudget(1_500, 2.5),
       )
     },
-    fuzzTimeout(),
+    fuzzTimeout(2.5),
   )
 
   it(
@@ -304,10 +304,10 @@ describe('spec parser under fuzzing', () => {
             expectTextAnswered(text)
           }
         }),
-        fuzzBudget(300),
+        fuzzBudget(200, 2.5),
       )
     },
-    fuzzTimeout(),
+    fuzzTimeout(2.5),
   )
 })
 

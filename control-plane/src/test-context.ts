@@ -2,7 +2,7 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createLogger } from '@outpost/agent'
+import { createLogger, type Logger } from '@outpost/agent'
 import { auditTo } from './audit.js'
 import { newApiToken } from './auth/auth.js'
 import type { ControlPlaneContext } from './context.js'
@@ -15,6 +15,7 @@ import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
 import { TelemetryIngest } from './ingest/telemetry.js'
 import { NatsLink } from './nats/link.js'
+import { ControlPlane } from './server.js'
 import { LmdbStore } from './store/lmdb.js'
 import { ParquetWarehouse } from './warehouse/parquet.js'
 
@@ -57,4 +58,21 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
       await store.close()
     },
   }
+}
+
+/** A whole control plane on free loopback ports; NATS at `natsUrl` (port 1 is closed: NATS down). */
+export function startTestControlPlane(
+  dataDir: string,
+  log: Logger,
+  natsUrl = 'nats://127.0.0.1:1',
+): Promise<ControlPlane> {
+  return ControlPlane.start({
+    dataDir,
+    grpcListen: '127.0.0.1:0',
+    httpHost: '127.0.0.1',
+    httpPort: 0,
+    natsServers: [natsUrl],
+    log,
+    heartbeatIntervalMs: 500,
+  })
 }

@@ -8,8 +8,8 @@ import { httpSourceSpec, SourceError } from '@outpost/shared'
 import type * as z from 'zod'
 import { Backoff } from '../runtime/backoff.js'
 import { sleep } from '../runtime/run.js'
-import { rowsFromObjects, Unreadable } from './infer.js'
-import { DecimalText, parseJson, stringifyJson } from './json-text.js'
+import { recordOrUnreadable, rowsFromObjects } from './infer.js'
+import { DecimalText, parseJson } from './json-text.js'
 import { type DecodedRows, defineSource, type SourceChunk } from './types.js'
 
 type HttpOptions = z.output<typeof httpSourceSpec.schema>
@@ -43,7 +43,8 @@ function at(value: unknown, path: string | undefined): unknown {
   if (!path) return value
   let current = value
   for (const key of path.split('.')) {
-    if (current === null || typeof current !== 'object') return undefined
+    // Own keys only: records_path constructor is not Object.
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, key)) return undefined
     current = (current as Record<string, unknown>)[key]
   }
   return current
@@ -236,6 +237,9 @@ export const httpSource = defineSource<HttpOptions>({
             if (p?.type === 'cursor' && resume.token) url.searchParams.set(p.param, resume.token)
           }
           const { body, link } = await requester.get(url)
+          const linked = p?.type === 'link_header' ? nextFromLink(link) : undefined
+          if (linked !== undefined && !URL.canParse(linked, options.url))
+            throw new SourceError(`the Link header's next page is not a URL: ${linked.slice(0, 200)}`, false)
           observed = undefined
           const current = resume
           const chunk: SourceChunk = {
@@ -307,6 +311,9 @@ export const httpSource = defineSource<HttpOptions>({
     try {
       body = parseJson(new TextDecoder().decode(bytes))
     } catch (error) {
+      // The exact-number parser recurses per level of nesting.
+      if (error instanceof RangeError)
+        throw new SourceError('the response is nested too deeply to read', false)
       throw new SourceError(`the response is not JSON: ${(error as Error).message}`, false)
     }
     const records = at(body, state.records_path)
@@ -327,13 +334,14 @@ export const httpSource = defineSource<HttpOptions>({
     }
     const token = state.cursor_path ? at(body, state.cursor_path) : undefined
     const nextUrl = state.next_url_path ? at(body, state.next_url_path) : undefined
-    const rows = rowsFromObjects(
-      records.map((r) =>
-        r !== null && typeof r === 'object' && !Array.isArray(r)
-          ? (r as Record<string, unknown>)
-          : new Unreadable(`expected a JSON object, got ${typeof r}`, stringifyJson(r) ?? ''),
-      ),
-    )
+    // Checked here, where the page is decoded, so a bad one fails this page with its path and
+    // not the commit later. Any http(s) base resolves a relative URL the same way.
+    if (typeof nextUrl === 'string' && nextUrl !== '' && !URL.canParse(nextUrl, 'http://base.invalid/'))
+      throw new SourceError(
+        `next_url_path ${state.next_url_path} is ${JSON.stringify(nextUrl.slice(0, 200))}, not a URL`,
+        false,
+      )
+    const rows = rowsFromObjects(records.map(recordOrUnreadable))
     const page: PageState = {
       records: records.length,
       ...(max !== undefined ? { max } : {}),

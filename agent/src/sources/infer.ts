@@ -93,6 +93,33 @@ export function rowsFromObjects(records: (Record<string, unknown> | Unreadable)[
     const k = kinds[i]
     return { name, type: k === undefined ? 'string' : k === 'mixed' ? 'json' : k }
   })
-  const rows: Value[][] = good.map(({ object }) => columns.map((c) => toValue(object[c.name], c.type)))
-  return { columns, rows, records: good.map((g) => g.record), rejections, recordCount: records.length }
+  const rows: Value[][] = []
+  const kept: number[] = []
+  for (const { record, object } of good) {
+    try {
+      rows.push(columns.map((c) => toValue(object[c.name], c.type)))
+      kept.push(record)
+    } catch (error) {
+      // JSON.stringify recurses per level and runs out of stack on values nested thousands deep.
+      if (!(error instanceof RangeError)) throw error
+      rejections.push({ record, rule: 'parse', reason: `a value is nested too deeply to keep as JSON` })
+    }
+  }
+  rejections.sort((a, b) => a.record - b.record)
+  return { columns, rows, records: kept, rejections, recordCount: records.length }
+}
+
+/** A parsed record as an object, or why it is not one (with its text, as far as it can be written). */
+export function recordOrUnreadable(r: unknown): Record<string, unknown> | Unreadable {
+  if (r !== null && typeof r === 'object' && !Array.isArray(r)) return r as Record<string, unknown>
+  let raw = ''
+  try {
+    raw = stringifyJson(r) ?? ''
+  } catch {
+    // Nested too deeply to write; the reason says what it is.
+  }
+  return new Unreadable(
+    `expected a JSON object, got ${Array.isArray(r) ? 'an array' : r === null ? 'null' : typeof r}`,
+    raw,
+  )
 }

@@ -2,8 +2,8 @@
 import { jsonSourceSpec, SourceError } from '@outpost/shared'
 import type * as z from 'zod'
 import { checkFiles, fileReader } from './files.js'
-import { rowsFromObjects, Unreadable } from './infer.js'
-import { parseJson, stringifyJson } from './json-text.js'
+import { recordOrUnreadable, rowsFromObjects } from './infer.js'
+import { parseJson } from './json-text.js'
 import { defineSource } from './types.js'
 
 type JsonOptions = z.output<typeof jsonSourceSpec.schema>
@@ -39,15 +39,6 @@ export const jsonSource = defineSource<JsonOptions>({
         false,
       )
     }
-    return rowsFromObjects(
-      records.map((r) =>
-        r !== null && typeof r === 'object' && !Array.isArray(r)
-          ? (r as Record<string, unknown>)
-          : new Unreadable(
-              `expected a JSON object, got ${Array.isArray(r) ? 'an array' : r === null ? 'null' : typeof r}`,
-              stringifyJson(r) ?? '',
-            ),
-      ),
-    )
+    return rowsFromObjects(records.map(recordOrUnreadable))
   },
 })

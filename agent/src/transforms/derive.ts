@@ -4,6 +4,8 @@
  * the expression handles null itself; a row the expression fails on is quarantined.
  */
 import {
+  CelDuration,
+  CelUint,
   type ColumnTypeName,
   celEnvironment,
   compileCel,
@@ -50,7 +52,11 @@ function inferType(
   return { type: COLUMN_TYPE[result.type ?? ''] ?? 'json' }
 }
 
+const INT64_MAX = 2n ** 63n - 1n
+
 function plain(value: unknown): unknown {
+  if (value instanceof CelUint) return plain(value.valueOf())
+  if (value instanceof CelDuration) return value.toString()
   if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString()
   if (value instanceof Date) return value.toISOString()
   if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), plain(v)]))
@@ -64,12 +70,21 @@ function plain(value: unknown): unknown {
 function toCell(value: unknown, type: ColumnTypeName): Value {
   if (value === null || value === undefined) return null
   switch (type) {
-    case 'int':
-      return typeof value === 'bigint' && Number.isSafeInteger(Number(value))
-        ? Number(value)
-        : (value as Value)
-    case 'timestamp':
-      return (value as Date).getTime() * 1000
+    case 'int': {
+      const n = value instanceof CelUint ? value.valueOf() : value
+      if (typeof n !== 'bigint') return n as Value
+      if (Number.isSafeInteger(Number(n))) return Number(n)
+      // A uint above the int column's 64-bit range.
+      if (n > INT64_MAX) throw new RangeError(`${n} is beyond the range of int`)
+      return n
+    }
+    case 'timestamp': {
+      // A date or timestamp beyond what a JavaScript Date holds (±275 760 years) reaches CEL as
+      // an invalid Date; the row is quarantined rather than the batch failing when it is written.
+      const ms = (value as Date).getTime()
+      if (!Number.isFinite(ms)) throw new RangeError('timestamp out of range')
+      return ms * 1000
+    }
     case 'json':
       return JSON.stringify(plain(value))
     default:

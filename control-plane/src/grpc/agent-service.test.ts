@@ -16,7 +16,8 @@ import {
   CommandResultSchema,
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ControlPlane } from '../server.js'
+import type { ControlPlane } from '../server.js'
+import { startTestControlPlane } from '../test-context.js'
 
 const log = createLogger({ level: 'error', write: () => {} })
 
@@ -41,15 +42,7 @@ describe('AgentService', () => {
   let client: ControlClient
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'outpost-grpc-'))
-    cp = await ControlPlane.start({
-      dataDir: dir,
-      grpcListen: '127.0.0.1:0',
-      httpHost: '127.0.0.1',
-      httpPort: 0,
-      natsServers: ['nats://127.0.0.1:1'],
-      log,
-      heartbeatIntervalMs: 500,
-    })
+    cp = await startTestControlPlane(dir, log)
     client = new ControlClient(`127.0.0.1:${cp.grpcPort}`, undefined, log, '0.1.0')
   })
   afterAll(async () => {

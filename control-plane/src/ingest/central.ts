@@ -28,6 +28,8 @@ export class InvalidBatchError extends Error {
   override name = 'InvalidBatchError'
 }
 
+const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/
+
 /** Decodes and checks one message; throws InvalidBatchError with the reason when it is unusable. */
 export function decodeBatch(subject: string, data: Uint8Array): WarehouseBatch {
   const parsed = parseSubject(subject)
@@ -42,8 +44,11 @@ export function decodeBatch(subject: string, data: Uint8Array): WarehouseBatch {
     throw new InvalidBatchError(`batch of agent ${message.agentId} published under ${parsed.agentId}`)
   if (message.pipeline !== parsed.pipeline)
     throw new InvalidBatchError(`batch of pipeline ${message.pipeline} published under ${parsed.pipeline}`)
+  // The id names the warehouse file: agents make run ids of letters and digits (r + base32).
+  if (!RUN_ID.test(message.runId))
+    throw new InvalidBatchError(`invalid run id ${JSON.stringify(message.runId)}`)
   const expectedId = `${message.agentId}/${message.pipeline}/${message.runId}/${message.seq}`
-  if (!message.runId || message.batchId !== expectedId)
+  if (message.batchId !== expectedId)
     throw new InvalidBatchError(`batch id "${message.batchId}" should be "${expectedId}"`)
   if (message.targets.length === 0) throw new InvalidBatchError('batch names no central table')
   for (const t of message.targets) {
@@ -51,6 +56,8 @@ export function decodeBatch(subject: string, data: Uint8Array): WarehouseBatch {
     if (t.mode === SinkMode.UPSERT && t.keys.length === 0)
       throw new InvalidBatchError(`upsert into ${t.table} without keys`)
   }
+  if (message.columns.length === 0 && message.rowCount > 0)
+    throw new InvalidBatchError(`batch claims ${message.rowCount} rows but has no columns`)
   let decoded: ReturnType<typeof decodeColumns>
   try {
     decoded = decodeColumns(message.columns, message.rowCount)

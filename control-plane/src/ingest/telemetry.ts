@@ -29,7 +29,7 @@ const STATUS: Record<RunStatus, RunStatusName> = {
   [RunStatus.CANCELLED]: 'cancelled',
 }
 
-export function runRecord(event: RunEvent): RunRecord {
+export function runRecord(event: RunEvent, quality?: unknown): RunRecord {
   const c = event.counts
   return {
     id: event.runId,
@@ -59,7 +59,7 @@ export function runRecord(event: RunEvent): RunRecord {
       ...(e.retryable ? { retryable: true } : {}),
     })),
     errorsTotal: event.errorsTotal,
-    ...(event.qualityJson ? { quality: JSON.parse(event.qualityJson) as unknown } : {}),
+    ...(quality !== undefined ? { quality } : {}),
     updatedAt: Date.now(),
   }
 }
@@ -150,7 +150,13 @@ export class TelemetryIngest {
           `run event of pipeline ${event.pipeline} published under ${parsed.pipeline}`,
         )
       if (!event.runId) throw new RejectedMessageError('run event without a run id')
-      const run = await this.store.recordRun(runRecord(event))
+      let quality: unknown
+      try {
+        quality = event.qualityJson ? JSON.parse(event.qualityJson) : undefined
+      } catch (error) {
+        throw new RejectedMessageError(`run event quality_json is not JSON: ${(error as Error).message}`)
+      }
+      const run = await this.store.recordRun(runRecord(event, quality))
       this.events.emit('run', run)
       return
     }

@@ -191,29 +191,55 @@ function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
+/** What a column of `type` must carry for `rowCount` rows: bytes of values, or of offsets for text and bytes. */
+function expectedSize(
+  type: ColumnTypeName,
+  rowCount: number,
+): { field: 'values' | 'offsets'; bytes: number } {
+  switch (type) {
+    case 'int':
+    case 'timestamp':
+    case 'float':
+      return { field: 'values', bytes: rowCount * 8 }
+    case 'date':
+      return { field: 'values', bytes: rowCount * 4 }
+    case 'bool':
+      return { field: 'values', bytes: Math.ceil(rowCount / 8) }
+    default:
+      return { field: 'offsets', bytes: (rowCount + 1) * 4 }
+  }
+}
+
+function checkSize(col: WireColumn, type: ColumnTypeName, rowCount: number): void {
+  if (col.validity.length !== 0 && col.validity.length < Math.ceil(rowCount / 8)) {
+    throw new BatchDecodeError(`column "${col.name}": validity bitmap too short`)
+  }
+  const { field, bytes } = expectedSize(type, rowCount)
+  if (col[field].length === bytes) return
+  throw new BatchDecodeError(
+    field === 'values'
+      ? `column "${col.name}": expected ${bytes} bytes of ${type} values for ${rowCount} rows, got ${col.values.length}`
+      : `column "${col.name}": expected ${rowCount + 1} offsets, got ${col.offsets.length / 4}`,
+  )
+}
+
 /** Rows back from columns; throws BatchDecodeError when the bytes do not match the declared shape. */
 export function decodeColumns(columns: readonly WireColumn[], rowCount: number): RowBatch {
   const schema = decodeSchema(columns)
+  // Sizes are checked before any row is allocated: a row count the bytes do not carry (four
+  // billion, from a damaged or hostile message) would otherwise exhaust memory.
+  columns.forEach((col, c) => {
+    checkSize(col, schema[c]!.type, rowCount)
+  })
   const rows: Value[][] = new Array(rowCount)
   for (let r = 0; r < rowCount; r++) rows[r] = new Array(columns.length)
   columns.forEach((col, c) => {
     const type = schema[c]!.type
     const validity = col.validity
-    if (validity.length !== 0 && validity.length < (rowCount + 7) >>> 3) {
-      throw new BatchDecodeError(`column "${col.name}": validity bitmap too short`)
-    }
     const isNull = (r: number) => validity.length !== 0 && ((validity[r >>> 3]! >> (r & 7)) & 1) === 0
-    const expect = (bytes: number) => {
-      if (col.values.length !== bytes) {
-        throw new BatchDecodeError(
-          `column "${col.name}": expected ${bytes} bytes of ${type} values for ${rowCount} rows, got ${col.values.length}`,
-        )
-      }
-    }
     switch (type) {
       case 'int':
       case 'timestamp': {
-        expect(rowCount * 8)
         const view = viewOf(col.values)
         for (let r = 0; r < rowCount; r++) {
           if (isNull(r)) rows[r]![c] = null
@@ -227,29 +253,21 @@ export function decodeColumns(columns: readonly WireColumn[], rowCount: number):
         break
       }
       case 'float': {
-        expect(rowCount * 8)
         const view = viewOf(col.values)
         for (let r = 0; r < rowCount; r++) rows[r]![c] = isNull(r) ? null : view.getFloat64(r * 8, true)
         break
       }
       case 'date': {
-        expect(rowCount * 4)
         const view = viewOf(col.values)
         for (let r = 0; r < rowCount; r++) rows[r]![c] = isNull(r) ? null : view.getInt32(r * 4, true)
         break
       }
       case 'bool': {
-        expect((rowCount + 7) >>> 3)
         for (let r = 0; r < rowCount; r++)
           rows[r]![c] = isNull(r) ? null : ((col.values[r >>> 3]! >> (r & 7)) & 1) === 1
         break
       }
       default: {
-        if (col.offsets.length !== (rowCount + 1) * 4) {
-          throw new BatchDecodeError(
-            `column "${col.name}": expected ${rowCount + 1} offsets, got ${col.offsets.length / 4}`,
-          )
-        }
         const offs = viewOf(col.offsets)
         const end = offs.getUint32(rowCount * 4, true)
         if (end !== col.values.length)

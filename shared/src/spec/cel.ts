@@ -1,5 +1,8 @@
 import { Environment } from '@marcbachmann/cel-js'
 
+/** How CEL hands back a uint (a bigint inside) and a duration; derive turns them into cells. */
+export { Duration as CelDuration, UnsignedInt as CelUint } from '@marcbachmann/cel-js/evaluator'
+
 /**
  * One CEL environment for every expression in a spec (filter, derive, expr rules). Column names
  * are dynamic variables; `now` is the run's start time. Shared so the browser, the control plane

@@ -7,6 +7,7 @@ import {
   type Node,
   parseAllDocuments,
   parseDocument,
+  visit,
 } from 'yaml'
 import type * as z from 'zod'
 import { type Pipeline, pipelineSchema } from './pipeline.js'
@@ -99,9 +100,7 @@ export function parsePipeline(text: string): ParseResult<ParsedPipeline> {
     prettyErrors: false,
     uniqueKeys: true,
   })
-  const syntax = syntaxErrors(doc, lines)
-  if (syntax.length > 0) return { ok: false, errors: syntax }
-  return validateDocument(restoreReferences(doc.toJS({ maxAliasCount: 100 })), { doc, lines })
+  return validateYaml(doc, lines)
 }
 
 /** Several pipelines in one YAML stream separated by `---` (as `outpost apply -f` accepts). */
@@ -113,12 +112,7 @@ export function parsePipelines(text: string): ParseResult<ParsedPipeline>[] {
     uniqueKeys: true,
   })
     .filter((doc) => !('empty' in doc) && doc.contents !== null)
-    .map((doc) => {
-      const d = doc as Doc
-      const syntax = syntaxErrors(d, lines)
-      if (syntax.length > 0) return { ok: false, errors: syntax }
-      return validateDocument(restoreReferences(d.toJS({ maxAliasCount: 100 })), { doc: d, lines })
-    })
+    .map((doc) => validateYaml(doc as Doc, lines))
 }
 
 /** Validates an already-parsed value (for example a JSON request body). */
@@ -126,10 +120,49 @@ export function validatePipeline(value: unknown): ParseResult<ParsedPipeline> {
   return validateDocument(value, undefined)
 }
 
+function validateYaml(doc: Doc, lines: LineCounter): ParseResult<ParsedPipeline> {
+  const syntax = syntaxErrors(doc, lines)
+  if (syntax.length > 0) return { ok: false, errors: syntax }
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: 100 })
+  } catch (error) {
+    // Only aliases make a parsed document fail to convert: one without its anchor, or so many
+    // that expanding them would exhaust memory (a "billion laughs" document).
+    return { ok: false, errors: [aliasError(doc, lines, error as Error)] }
+  }
+  return validateDocument(value, { doc, lines })
+}
+
+function aliasError(doc: Doc, lines: LineCounter, error: Error): SpecError {
+  let offset = 0
+  let unresolved = false
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) === undefined) {
+        unresolved = true
+        offset = node.range?.[0] ?? offset
+        return visit.BREAK
+      }
+      if (offset === 0) offset = node.range?.[0] ?? 0
+      return undefined
+    },
+  })
+  const pos = lines.linePos(offset)
+  const message = unresolved
+    ? (error.message.split('\n')[0] ?? error.message)
+    : 'too many alias references (*name): the document would expand beyond 100 copies of an anchor'
+  return { path: '', message, line: pos.line, column: pos.col }
+}
+
 function syntaxErrors(doc: Doc, lines: LineCounter): SpecError[] {
   return doc.errors.map((e) => {
     const pos = lines.linePos(e.pos[0])
-    return { path: '', message: e.message.split('\n')[0] ?? e.message, line: pos.line, column: pos.col }
+    // The YAML parser recurses per level of nesting and reports running out of stack as an error.
+    const message = /call stack/i.test(e.message)
+      ? 'nested too deeply to read'
+      : (e.message.split('\n')[0] ?? e.message)
+    return { path: '', message, line: pos.line, column: pos.col }
   })
 }
 
@@ -149,6 +182,14 @@ function validateDocument(
       ],
     }
   }
+  const shape = shapeProblem(value)
+  if (shape) {
+    const e: RawError = { path: formatPath(shape.path), rawPath: shape.path, message: shape.message }
+    const { rawPath: _, ...located } = source ? { ...e, ...locate(source.doc, source.lines, e) } : e
+    return { ok: false, errors: [located] }
+  }
+  // Secret references were swapped for placeholders in YAML text only.
+  if (source) value = restoreReferences(value)
   const result = pipelineSchema.safeParse(value)
   if (result.success) {
     const canonical = canonicalJson(value)
@@ -159,6 +200,30 @@ function validateDocument(
   const errors = result.error.issues.flatMap((issue) => describeIssue(issue, [], value))
   const located = errors.map((e) => (source ? { ...e, ...locate(source.doc, source.lines, e) } : e))
   return { ok: false, errors: located.map(({ rawPath: _, ...e }) => e) }
+}
+
+/** Deeper than any real spec. */
+const MAX_DEPTH = 64
+
+/**
+ * A value nested deeper than MAX_DEPTH, or one that contains itself (a YAML anchor whose alias is
+ * inside it), found without recursion: the code that walks a document recurses per level.
+ */
+function shapeProblem(root: unknown): { path: PathKey[]; message: string } | undefined {
+  const stack: { value: unknown; path: PathKey[]; parents: object[] }[] = [
+    { value: root, path: [], parents: [] },
+  ]
+  while (stack.length > 0) {
+    const { value, path, parents } = stack.pop() as (typeof stack)[number]
+    if (value === null || typeof value !== 'object') continue
+    if (parents.includes(value)) return { path, message: 'contains itself (an alias inside its own anchor)' }
+    if (path.length >= MAX_DEPTH) return { path, message: `nested more than ${MAX_DEPTH} levels deep` }
+    const within = [...parents, value]
+    const list = Array.isArray(value)
+    for (const [k, v] of Object.entries(value))
+      stack.push({ value: v, path: [...path, list ? Number(k) : k], parents: within })
+  }
+  return undefined
 }
 
 interface RawError extends SpecError {
@@ -267,6 +332,8 @@ function describeType(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'an object'
+  // JSON.stringify writes Infinity and NaN (YAML .inf, 1e400) as null.
+  if (typeof value === 'number') return `number ${value}`
   return `${typeof value} ${JSON.stringify(value)}`
 }
 

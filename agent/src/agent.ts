@@ -3,6 +3,7 @@
  * pipelines (the last-known-good set when the control plane is away), and delivers everything it
  * produces through the outbox.
  */
+import { X509Certificate } from 'node:crypto'
 import type { Server } from 'node:http'
 import { cpus, hostname, totalmem } from 'node:os'
 import { create } from '@bufbuild/protobuf'
@@ -71,6 +72,9 @@ export interface AgentOptions {
 }
 
 export const DEFAULT_DISK_BUDGET = 1024 ** 3
+
+/** An issued client certificate with less than this left is warned about at start. */
+const CERTIFICATE_WARNING_MS = 30 * 86_400_000
 
 export function hostFacts(): HostFacts {
   return create(HostFactsSchema, {
@@ -141,12 +145,9 @@ export class Agent {
     }
     const address = this.identity?.controlPlane ?? options.controlPlane
     if (!address) throw new StateError('this agent is not enrolled: give --control-plane and --token')
-    this.control = new ControlClient(
-      address,
-      options.tls,
-      log.child({ component: 'control' }),
-      OUTPOST_VERSION,
-    )
+    const controlClient = () =>
+      new ControlClient(address, this.controlTls(), log.child({ component: 'control' }), OUTPOST_VERSION)
+    this.control = controlClient()
     if (!this.identity) {
       if (!options.token)
         throw new StateError(
@@ -154,7 +155,13 @@ export class Agent {
         )
       this.identity = await this.enroll(this.control, address, options.token)
       if (!this.identity) return
+      if (state.clientCertificate) {
+        // Enrolment went without a client certificate; every later call shows the one just issued.
+        await this.control.stop()
+        this.control = controlClient()
+      }
     }
+    this.checkClientCertificate()
     if (!this.identity.natsSeed) {
       // The agent's NATS key is made here and stays here; the control plane signs its public half.
       this.identity = { ...this.identity, natsSeed: new TextDecoder().decode(createUser().getSeed()) }
@@ -239,6 +246,40 @@ export class Agent {
     })
   }
 
+  /**
+   * TLS to the control plane: the operator's client certificate when given (--tls-cert), else the
+   * one the control plane issued at enrolment, kept in the state directory.
+   */
+  private controlTls(): ControlTls | undefined {
+    const tls = this.options.tls
+    if (!tls || tls.cert) return tls
+    const issued = this.state.clientCertificate
+    return issued ? { ...tls, ...issued } : tls
+  }
+
+  /** Says when the issued client certificate has expired or soon will: the control plane then refuses it. */
+  private checkClientCertificate(): void {
+    const issued = this.options.tls && !this.options.tls.cert ? this.state.clientCertificate : undefined
+    if (!issued) return
+    let validTo: string
+    try {
+      validTo = new X509Certificate(issued.cert).validTo
+    } catch (error) {
+      throw new StateError(
+        `the agent's TLS client certificate in ${this.options.stateDir} is unreadable: ${(error as Error).message}`,
+      )
+    }
+    const left = Date.parse(validTo) - Date.now()
+    const fields = { expires: new Date(validTo).toISOString(), stateDir: this.options.stateDir }
+    if (left <= 0)
+      this.options.log.error(
+        'the TLS client certificate issued at enrolment has expired; the control plane refuses it until the agent is enrolled again',
+        fields,
+      )
+    else if (left < CERTIFICATE_WARNING_MS)
+      this.options.log.warn('the TLS client certificate issued at enrolment expires soon', fields)
+  }
+
   private async enroll(
     control: ControlClient,
     address: string,
@@ -247,9 +288,26 @@ export class Agent {
     const { options, state } = this
     const backoff = new Backoff(2000, 300_000)
     const name = options.name ?? hostname()
+    // Over TLS without an operator's client certificate, ask the control plane to issue one: the
+    // key is made here and only the CSR is sent; a control plane that issues none ignores it.
+    const keyRequest =
+      options.tls && !options.tls.cert
+        ? await (await import('./control/client-key.js')).newClientKeyRequest()
+        : undefined
     for (;;) {
       try {
-        const response = await control.enroll(token, name, options.labels ?? {}, hostFacts())
+        const response = await control.enroll(
+          token,
+          name,
+          options.labels ?? {},
+          hostFacts(),
+          keyRequest?.csrPem,
+        )
+        if (keyRequest && response.clientCertificate)
+          state.setClientCertificate({
+            key: Buffer.from(keyRequest.privateKeyPem),
+            cert: Buffer.from(response.clientCertificate),
+          })
         const identity: AgentIdentity = {
           agentId: response.agentId,
           credential: response.credential,
@@ -264,7 +322,11 @@ export class Agent {
           enrolledAt: Date.now(),
         }
         await state.setIdentity(identity)
-        options.log.info('enrolled', { agentId: identity.agentId, controlPlane: address })
+        options.log.info('enrolled', {
+          agentId: identity.agentId,
+          controlPlane: address,
+          clientCertificate: Boolean(keyRequest && response.clientCertificate),
+        })
         return identity
       } catch (error) {
         const refused = error instanceof EnrollmentRefusedError

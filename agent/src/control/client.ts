@@ -89,10 +89,18 @@ export class ControlClient {
     name: string,
     labels: Record<string, string>,
     host: HostFacts,
+    clientCsr = '',
   ): Promise<EnrollResponse> {
     try {
       return await this.client.enroll(
-        create(EnrollRequestSchema, { token, name, labels, agentVersion: this.agentVersion, host }),
+        create(EnrollRequestSchema, {
+          token,
+          name,
+          labels,
+          agentVersion: this.agentVersion,
+          host,
+          clientCsr,
+        }),
         new grpc.Metadata(),
         { deadline: Date.now() + 15_000 },
       )

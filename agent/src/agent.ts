@@ -3,7 +3,7 @@
  * pipelines (the last-known-good set when the control plane is away), and delivers everything it
  * produces through the outbox.
  */
-import { X509Certificate } from 'node:crypto'
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import type { Server } from 'node:http'
 import { cpus, hostname, totalmem } from 'node:os'
 import { create } from '@bufbuild/protobuf'
@@ -17,6 +17,7 @@ import {
   type AppliedReport,
   AppliedReportSchema,
   ApplyState,
+  type ClientCertificate,
   type Command,
   type CommandResult,
   CommandResultSchema,
@@ -28,6 +29,7 @@ import {
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import type { NatsTlsFiles } from './cli/command.js'
 import { ControlClient, type ControlTls, EnrollmentRefusedError } from './control/client.js'
+import { type ClientKeyRequest, newClientKeyRequest } from './control/client-key.js'
 import type { Logger } from './log.js'
 import { DiskBudget } from './outbox/budget.js'
 import { NatsForwarder } from './outbox/nats-forwarder.js'
@@ -39,7 +41,12 @@ import { type RunnablePipeline, toRunnable } from './runtime/pipeline.js'
 import { executeRun, replayRefusal, sleep } from './runtime/run.js'
 import { Scheduler } from './runtime/scheduler.js'
 import { SecretResolver } from './secrets.js'
-import { type AgentIdentity, AgentState, type StoredDesiredState } from './state/store.js'
+import {
+  type AgentIdentity,
+  AgentState,
+  type ClientCertificateFiles,
+  type StoredDesiredState,
+} from './state/store.js'
 import { serveLocalEndpoint } from './telemetry/local-endpoint.js'
 import { AgentMetrics } from './telemetry/metrics.js'
 import { PromMetrics } from './telemetry/prometheus.js'
@@ -75,6 +82,8 @@ export const DEFAULT_DISK_BUDGET = 1024 ** 3
 
 /** An issued client certificate with less than this left is warned about at start. */
 const CERTIFICATE_WARNING_MS = 30 * 86_400_000
+/** How often the agent checks whether its issued client certificate is due for renewal. */
+const RENEWAL_CHECK_MS = 3_600_000
 
 export function hostFacts(): HostFacts {
   return create(HostFactsSchema, {
@@ -101,6 +110,9 @@ export class Agent {
   private readonly stopping = new AbortController()
   private readonly metrics = new AgentMetrics(() => this.identity?.agentId ?? 'unenrolled')
   private recentFailures = 0
+  /** A certificate renewal asked for and not answered yet. */
+  private renewal: ClientKeyRequest | undefined
+  private renewalTimer: NodeJS.Timeout | undefined
 
   private get secrets(): SecretResolver {
     this.options.secrets ??= new SecretResolver()
@@ -239,11 +251,19 @@ export class Agent {
 
     this.control.start(identity.agentId, identity.credential, {
       hello: () => ({ host: hostFacts(), applied: this.applied, natsPublicKey }),
-      welcome: (welcome) => void this.onWelcomeNats(welcome.nats),
+      welcome: (welcome) => {
+        void this.onWelcomeNats(welcome.nats)
+        // A new stream: any renewal asked on an earlier one went unanswered.
+        this.renewal = undefined
+        void this.renewCertificateIfDue()
+      },
       desired: (d) => this.onDesired(d),
       command: (c) => this.onCommand(c),
       status: () => this.status(),
+      clientCertificate: (answer) => this.onClientCertificate(answer),
     })
+    this.renewalTimer = setInterval(() => void this.renewCertificateIfDue(), RENEWAL_CHECK_MS)
+    this.renewalTimer.unref()
   }
 
   /**
@@ -257,9 +277,53 @@ export class Agent {
     return issued ? { ...tls, ...issued } : tls
   }
 
+  /** The client certificate the control plane issued, when this agent uses one (not an operator's). */
+  private get issuedCertificate(): ClientCertificateFiles | undefined {
+    return this.options.tls && !this.options.tls.cert ? this.state.clientCertificate : undefined
+  }
+
+  /**
+   * Asks the control plane for a new certificate, for a new key, once less than a third of the
+   * issued one's validity is left; the open stream, which the current certificate authenticated,
+   * carries the request.
+   */
+  private async renewCertificateIfDue(): Promise<void> {
+    const issued = this.issuedCertificate
+    if (!issued || this.renewal || this.stopping.signal.aborted) return
+    const cert = new X509Certificate(issued.cert)
+    const validFrom = Date.parse(cert.validFrom)
+    const validTo = Date.parse(cert.validTo)
+    if (validTo - Date.now() > (validTo - validFrom) / 3) return
+    const request = await newClientKeyRequest()
+    this.renewal = request
+    if (!this.control?.requestCertificate(request.csrPem)) this.renewal = undefined
+  }
+
+  private async onClientCertificate(answer: ClientCertificate): Promise<void> {
+    const request = this.renewal
+    this.renewal = undefined
+    if (!request) return
+    const log = this.options.log
+    if (!answer.certificate) {
+      log.warn('client certificate renewal refused; retrying later', { error: answer.error })
+      return
+    }
+    const cert = new X509Certificate(answer.certificate)
+    if (!cert.checkPrivateKey(createPrivateKey(request.privateKeyPem))) {
+      log.warn('the renewed client certificate is not for the key this agent sent; keeping the current one')
+      return
+    }
+    this.state.setClientCertificate({
+      key: Buffer.from(request.privateKeyPem),
+      cert: Buffer.from(answer.certificate),
+    })
+    this.control?.useTls(this.controlTls())
+    log.info('client certificate renewed', { expires: new Date(cert.validTo).toISOString() })
+  }
+
   /** Says when the issued client certificate has expired or soon will: the control plane then refuses it. */
   private checkClientCertificate(): void {
-    const issued = this.options.tls && !this.options.tls.cert ? this.state.clientCertificate : undefined
+    const issued = this.issuedCertificate
     if (!issued) return
     let validTo: string
     try {
@@ -277,7 +341,10 @@ export class Agent {
         fields,
       )
     else if (left < CERTIFICATE_WARNING_MS)
-      this.options.log.warn('the TLS client certificate issued at enrolment expires soon', fields)
+      this.options.log.warn(
+        'the TLS client certificate issued at enrolment expires soon and was not renewed',
+        fields,
+      )
   }
 
   private async enroll(
@@ -290,10 +357,7 @@ export class Agent {
     const name = options.name ?? hostname()
     // Over TLS without an operator's client certificate, ask the control plane to issue one: the
     // key is made here and only the CSR is sent; a control plane that issues none ignores it.
-    const keyRequest =
-      options.tls && !options.tls.cert
-        ? await (await import('./control/client-key.js')).newClientKeyRequest()
-        : undefined
+    const keyRequest = options.tls && !options.tls.cert ? await newClientKeyRequest() : undefined
     for (;;) {
       try {
         const response = await control.enroll(
@@ -573,6 +637,7 @@ export class Agent {
     if (this.stopping.signal.aborted) return
     this.stopping.abort()
     if (this.metricsTimer) clearInterval(this.metricsTimer)
+    if (this.renewalTimer) clearInterval(this.renewalTimer)
     this.localEndpoint?.close()
     await this.scheduler?.stop()
     await this.flushMetrics()

@@ -3,10 +3,12 @@
 // after that needs exactly that certificate: none, another CA's, an expired one or another
 // agent's is refused with the reason.
 import { createPrivateKey, X509Certificate } from 'node:crypto'
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newClientKeyRequest } from '../../agent/src/control/client-key.js'
+import { AgentCertificateAuthority } from '../../control-plane/src/grpc/client-certificates.js'
 import { type NatsServer, startNats } from '../helpers/nats.js'
 import {
   type ControlPlaneHandle,
@@ -169,6 +171,47 @@ describe('client certificates issued at enrolment', () => {
     await p.stop()
     const { process: retry } = await agent(undefined, [], token)
     await retry.waitForLog(connected, 'enrol with the same token')
+  })
+
+  it('renews a certificate with less than a third of its validity left, for a new key, over the Sync stream', async () => {
+    const { process: first, stateDir, id } = await enrolled()
+    await first.stop()
+    // Put in a certificate of this agent issued 300 of 365 days ago: still valid, due for renewal.
+    const authority = await AgentCertificateAuthority.load(
+      readFileSync(f('ca.pem')),
+      readFileSync(f('ca.key')),
+    )
+    const old = await newClientKeyRequest()
+    const due = await authority.issue(
+      await AgentCertificateAuthority.checkCsr(old.csrPem),
+      id,
+      Date.now() - 300 * 86_400_000,
+    )
+    writeFileSync(join(stateDir, 'tls-client.pem'), due.pem, { mode: 0o600 })
+    writeFileSync(join(stateDir, 'tls-client.key'), old.privateKeyPem, { mode: 0o600 })
+
+    const { process: renewing } = await agent(stateDir, [])
+    await renewing.waitForLog(connected, 'connect with the old certificate')
+    await renewing.waitForLog((l) => l.msg === 'client certificate renewed', 'a renewal')
+    await cp.process.waitForLog(
+      (l) => l.msg === 'client certificate renewed' && l.agentId === id,
+      'a renewal',
+    )
+    const renewed = new X509Certificate(readFileSync(join(stateDir, 'tls-client.pem')))
+    const newKey = createPrivateKey(readFileSync(join(stateDir, 'tls-client.key')))
+    expect(renewed.serialNumber).not.toBe(new X509Certificate(due.pem).serialNumber)
+    expect(renewed.checkPrivateKey(newKey)).toBe(true)
+    expect(renewed.checkPrivateKey(createPrivateKey(old.privateKeyPem))).toBe(false)
+    expect(renewed.subjectAltName).toBe(`URI:outpost:agent:${id}`)
+    expect((Date.parse(renewed.validTo) - Date.now()) / 86_400_000).toBeGreaterThan(364)
+    for (const file of ['tls-client.pem', 'tls-client.key'])
+      expect(statSync(join(stateDir, file)).mode & 0o777).toBe(0o600)
+
+    // Only the new certificate and key are left, and they serve the next start.
+    await renewing.stop()
+    const { process: after } = await agent(stateDir, [])
+    await after.waitForLog(connected, 'connect with the renewed certificate')
+    expect(after.logs.some((l) => l.msg === 'client certificate renewed')).toBe(false)
   })
 
   it('refuses to start with a client CA key that is not the client CA certificate’s', async () => {

@@ -63,8 +63,8 @@ export const controlPlaneCommand: Command = {
   --grpc-tls-key FILE     and its private key
   --grpc-tls-client-ca FILE  mutual TLS: agents must show a certificate this CA signed
   --grpc-tls-client-ca-key FILE  the client CA's private key: the control plane issues each agent
-                          its certificate at enrolment (valid 365 days, naming the agent id), and
-                          a Sync stream needs the certificate issued to that agent
+                          its certificate at enrolment (valid 365 days, naming the agent id, renewed
+                          over Sync when a third is left); Sync needs the one issued to that agent
   --check-config          validate the flags and environment, print the settings, exit
   --log-level, --log-format
 

@@ -9,6 +9,7 @@ import {
   type AgentStatus,
   type AppliedReport,
   ApplyState,
+  ClientCertificateSchema,
   EnrollResponseSchema,
   type HostFacts,
   NatsConnectionSchema,
@@ -309,6 +310,27 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
     },
   })
 
+  const renewCertificate = async (
+    agentId: string,
+    clientCsr: string,
+  ): Promise<{ certificate: string } | { error: string }> => {
+    const authority = options.clientCertificates
+    if (!authority) return { error: 'this control plane does not issue client certificates' }
+    try {
+      const issued = await authority.issue(await AgentCertificateAuthority.checkCsr(clientCsr), agentId)
+      log.info('client certificate renewed', { agentId, notAfter: issued.notAfter.toISOString() })
+      await options.audit?.(`agent:${agentId}`, 'agent.certificate.renew', agentId, {
+        serialNumber: issued.serialNumber,
+        notAfter: issued.notAfter.toISOString(),
+      })
+      return { certificate: issued.pem }
+    } catch (error) {
+      if (!(error instanceof CsrError)) throw error
+      log.warn('certificate renewal refused', { agentId, reason: error.message })
+      return { error: error.message }
+    }
+  }
+
   const handleMessage = async (session: Session, message: SyncRequest): Promise<void> => {
     const now = Date.now()
     switch (message.message.case) {
@@ -386,6 +408,12 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
       case 'commandResult':
         sessions.resolveCommand(session, message.message.value)
         break
+      case 'certificateRequest': {
+        // The stream already showed this agent's current, valid certificate: renewing it is safe.
+        const answer = await renewCertificate(session.agentId, message.message.value.clientCsr)
+        sessions.send(session, { case: 'clientCertificate', value: create(ClientCertificateSchema, answer) })
+        break
+      }
       default:
         break
     }

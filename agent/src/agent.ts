@@ -110,8 +110,8 @@ export class Agent {
   private readonly stopping = new AbortController()
   private readonly metrics = new AgentMetrics(() => this.identity?.agentId ?? 'unenrolled')
   private recentFailures = 0
-  /** A certificate renewal asked for and not answered yet. */
-  private renewal: ClientKeyRequest | undefined
+  /** A certificate renewal being asked for, or asked for and not answered yet. */
+  private renewal: Promise<ClientKeyRequest> | undefined
   private renewalTimer: NodeJS.Timeout | undefined
 
   private get secrets(): SecretResolver {
@@ -255,14 +255,14 @@ export class Agent {
         void this.onWelcomeNats(welcome.nats)
         // A new stream: any renewal asked on an earlier one went unanswered.
         this.renewal = undefined
-        void this.renewCertificateIfDue()
+        this.renewCertificateIfDue()
       },
       desired: (d) => this.onDesired(d),
       command: (c) => this.onCommand(c),
       status: () => this.status(),
       clientCertificate: (answer) => this.onClientCertificate(answer),
     })
-    this.renewalTimer = setInterval(() => void this.renewCertificateIfDue(), RENEWAL_CHECK_MS)
+    this.renewalTimer = setInterval(() => this.renewCertificateIfDue(), RENEWAL_CHECK_MS)
     this.renewalTimer.unref()
   }
 
@@ -287,20 +287,29 @@ export class Agent {
    * issued one's validity is left; the open stream, which the current certificate authenticated,
    * carries the request.
    */
-  private async renewCertificateIfDue(): Promise<void> {
-    const issued = this.issuedCertificate
-    if (!issued || this.renewal || this.stopping.signal.aborted) return
-    const cert = new X509Certificate(issued.cert)
-    const validFrom = Date.parse(cert.validFrom)
-    const validTo = Date.parse(cert.validTo)
-    if (validTo - Date.now() > (validTo - validFrom) / 3) return
-    const request = await newClientKeyRequest()
-    this.renewal = request
-    if (!this.control?.requestCertificate(request.csrPem)) this.renewal = undefined
+  private renewCertificateIfDue(): void {
+    const due = async () => {
+      const issued = this.issuedCertificate
+      if (!issued || this.renewal || this.stopping.signal.aborted) return
+      const cert = new X509Certificate(issued.cert)
+      const validFrom = Date.parse(cert.validFrom)
+      const validTo = Date.parse(cert.validTo)
+      if (validTo - Date.now() > (validTo - validFrom) / 3) return
+      const renewal = newClientKeyRequest()
+      this.renewal = renewal
+      if (!this.control?.requestCertificate((await renewal).csrPem) && this.renewal === renewal)
+        this.renewal = undefined
+    }
+    due().catch((error) => {
+      this.renewal = undefined
+      this.options.log.warn('cannot ask for a new client certificate; retrying later', {
+        error: (error as Error).message,
+      })
+    })
   }
 
   private async onClientCertificate(answer: ClientCertificate): Promise<void> {
-    const request = this.renewal
+    const request = await this.renewal
     this.renewal = undefined
     if (!request) return
     const log = this.options.log

@@ -3,6 +3,7 @@
  * pipelines (the last-known-good set when the control plane is away), and delivers everything it
  * produces through the outbox.
  */
+import { createPrivateKey, X509Certificate } from 'node:crypto'
 import type { Server } from 'node:http'
 import { cpus, hostname, totalmem } from 'node:os'
 import { create } from '@bufbuild/protobuf'
@@ -16,6 +17,7 @@ import {
   type AppliedReport,
   AppliedReportSchema,
   ApplyState,
+  type ClientCertificate,
   type Command,
   type CommandResult,
   CommandResultSchema,
@@ -27,6 +29,7 @@ import {
 } from '@outpost/shared/gen/outpost/agent/v1/agent_pb'
 import type { NatsTlsFiles } from './cli/command.js'
 import { ControlClient, type ControlTls, EnrollmentRefusedError } from './control/client.js'
+import { type ClientKeyRequest, newClientKeyRequest } from './control/client-key.js'
 import { FileRoots, specFilePaths } from './file-roots.js'
 import type { Logger } from './log.js'
 import { DiskBudget } from './outbox/budget.js'
@@ -39,7 +42,12 @@ import { type RunnablePipeline, toRunnable } from './runtime/pipeline.js'
 import { executeRun, replayRefusal, sleep } from './runtime/run.js'
 import { Scheduler } from './runtime/scheduler.js'
 import { SecretResolver } from './secrets.js'
-import { type AgentIdentity, AgentState, type StoredDesiredState } from './state/store.js'
+import {
+  type AgentIdentity,
+  AgentState,
+  type ClientCertificateFiles,
+  type StoredDesiredState,
+} from './state/store.js'
 import { serveLocalEndpoint } from './telemetry/local-endpoint.js'
 import { AgentMetrics } from './telemetry/metrics.js'
 import { PromMetrics } from './telemetry/prometheus.js'
@@ -78,6 +86,11 @@ export interface AgentOptions {
 
 export const DEFAULT_DISK_BUDGET = 1024 ** 3
 
+/** An issued client certificate with less than this left is warned about at start. */
+const CERTIFICATE_WARNING_MS = 30 * 86_400_000
+/** How often the agent checks whether its issued client certificate is due for renewal. */
+const RENEWAL_CHECK_MS = 3_600_000
+
 export function hostFacts(): HostFacts {
   return create(HostFactsSchema, {
     hostname: hostname(),
@@ -103,6 +116,9 @@ export class Agent {
   private readonly stopping = new AbortController()
   private readonly metrics = new AgentMetrics(() => this.identity?.agentId ?? 'unenrolled')
   private recentFailures = 0
+  /** A certificate renewal being asked for, or asked for and not answered yet. */
+  private renewal: Promise<ClientKeyRequest> | undefined
+  private renewalTimer: NodeJS.Timeout | undefined
 
   private get secrets(): SecretResolver {
     this.options.secrets ??= new SecretResolver()
@@ -154,12 +170,9 @@ export class Agent {
     }
     const address = this.identity?.controlPlane ?? options.controlPlane
     if (!address) throw new StateError('this agent is not enrolled: give --control-plane and --token')
-    this.control = new ControlClient(
-      address,
-      options.tls,
-      log.child({ component: 'control' }),
-      OUTPOST_VERSION,
-    )
+    const controlClient = () =>
+      new ControlClient(address, this.controlTls(), log.child({ component: 'control' }), OUTPOST_VERSION)
+    this.control = controlClient()
     if (!this.identity) {
       if (!options.token)
         throw new StateError(
@@ -167,7 +180,13 @@ export class Agent {
         )
       this.identity = await this.enroll(this.control, address, options.token)
       if (!this.identity) return
+      if (state.clientCertificate) {
+        // Enrolment went without a client certificate; every later call shows the one just issued.
+        await this.control.stop()
+        this.control = controlClient()
+      }
     }
+    this.checkClientCertificate()
     if (!this.identity.natsSeed) {
       // The agent's NATS key is made here and stays here; the control plane signs its public half.
       this.identity = { ...this.identity, natsSeed: new TextDecoder().decode(createUser().getSeed()) }
@@ -248,11 +267,109 @@ export class Agent {
 
     this.control.start(identity.agentId, identity.credential, {
       hello: () => ({ host: hostFacts(), applied: this.applied, natsPublicKey }),
-      welcome: (welcome) => void this.onWelcomeNats(welcome.nats),
+      welcome: (welcome) => {
+        void this.onWelcomeNats(welcome.nats)
+        // A new stream: any renewal asked on an earlier one went unanswered.
+        this.renewal = undefined
+        this.renewCertificateIfDue()
+      },
       desired: (d) => this.onDesired(d),
       command: (c) => this.onCommand(c),
       status: () => this.status(),
+      clientCertificate: (answer) => this.onClientCertificate(answer),
     })
+    this.renewalTimer = setInterval(() => this.renewCertificateIfDue(), RENEWAL_CHECK_MS)
+    this.renewalTimer.unref()
+  }
+
+  /**
+   * TLS to the control plane: the operator's client certificate when given (--tls-cert), else the
+   * one the control plane issued at enrolment, kept in the state directory.
+   */
+  private controlTls(): ControlTls | undefined {
+    const tls = this.options.tls
+    if (!tls || tls.cert) return tls
+    const issued = this.state.clientCertificate
+    return issued ? { ...tls, ...issued } : tls
+  }
+
+  /** The client certificate the control plane issued, when this agent uses one (not an operator's). */
+  private get issuedCertificate(): ClientCertificateFiles | undefined {
+    return this.options.tls && !this.options.tls.cert ? this.state.clientCertificate : undefined
+  }
+
+  /**
+   * Asks the control plane for a new certificate, for a new key, once less than a third of the
+   * issued one's validity is left; the open stream, which the current certificate authenticated,
+   * carries the request.
+   */
+  private renewCertificateIfDue(): void {
+    const due = async () => {
+      const issued = this.issuedCertificate
+      if (!issued || this.renewal || this.stopping.signal.aborted) return
+      const cert = new X509Certificate(issued.cert)
+      const validFrom = Date.parse(cert.validFrom)
+      const validTo = Date.parse(cert.validTo)
+      if (validTo - Date.now() > (validTo - validFrom) / 3) return
+      const renewal = newClientKeyRequest()
+      this.renewal = renewal
+      if (!this.control?.requestCertificate((await renewal).csrPem) && this.renewal === renewal)
+        this.renewal = undefined
+    }
+    due().catch((error) => {
+      this.renewal = undefined
+      this.options.log.warn('cannot ask for a new client certificate; retrying later', {
+        error: (error as Error).message,
+      })
+    })
+  }
+
+  private async onClientCertificate(answer: ClientCertificate): Promise<void> {
+    const request = await this.renewal
+    this.renewal = undefined
+    if (!request) return
+    const log = this.options.log
+    if (!answer.certificate) {
+      log.warn('client certificate renewal refused; retrying later', { error: answer.error })
+      return
+    }
+    const cert = new X509Certificate(answer.certificate)
+    if (!cert.checkPrivateKey(createPrivateKey(request.privateKeyPem))) {
+      log.warn('the renewed client certificate is not for the key this agent sent; keeping the current one')
+      return
+    }
+    this.state.setClientCertificate({
+      key: Buffer.from(request.privateKeyPem),
+      cert: Buffer.from(answer.certificate),
+    })
+    this.control?.useTls(this.controlTls())
+    log.info('client certificate renewed', { expires: new Date(cert.validTo).toISOString() })
+  }
+
+  /** Says when the issued client certificate has expired or soon will: the control plane then refuses it. */
+  private checkClientCertificate(): void {
+    const issued = this.issuedCertificate
+    if (!issued) return
+    let validTo: string
+    try {
+      validTo = new X509Certificate(issued.cert).validTo
+    } catch (error) {
+      throw new StateError(
+        `the agent's TLS client certificate in ${this.options.stateDir} is unreadable: ${(error as Error).message}`,
+      )
+    }
+    const left = Date.parse(validTo) - Date.now()
+    const fields = { expires: new Date(validTo).toISOString(), stateDir: this.options.stateDir }
+    if (left <= 0)
+      this.options.log.error(
+        'the TLS client certificate issued at enrolment has expired; the control plane refuses it until the agent is enrolled again',
+        fields,
+      )
+    else if (left < CERTIFICATE_WARNING_MS)
+      this.options.log.warn(
+        'the TLS client certificate issued at enrolment expires soon and was not renewed',
+        fields,
+      )
   }
 
   private async enroll(
@@ -263,9 +380,23 @@ export class Agent {
     const { options, state } = this
     const backoff = new Backoff(2000, 300_000)
     const name = options.name ?? hostname()
+    // Over TLS without an operator's client certificate, ask the control plane to issue one: the
+    // key is made here and only the CSR is sent; a control plane that issues none ignores it.
+    const keyRequest = options.tls && !options.tls.cert ? await newClientKeyRequest() : undefined
     for (;;) {
       try {
-        const response = await control.enroll(token, name, options.labels ?? {}, hostFacts())
+        const response = await control.enroll(
+          token,
+          name,
+          options.labels ?? {},
+          hostFacts(),
+          keyRequest?.csrPem,
+        )
+        if (keyRequest && response.clientCertificate)
+          state.setClientCertificate({
+            key: Buffer.from(keyRequest.privateKeyPem),
+            cert: Buffer.from(response.clientCertificate),
+          })
         const identity: AgentIdentity = {
           agentId: response.agentId,
           credential: response.credential,
@@ -280,7 +411,11 @@ export class Agent {
           enrolledAt: Date.now(),
         }
         await state.setIdentity(identity)
-        options.log.info('enrolled', { agentId: identity.agentId, controlPlane: address })
+        options.log.info('enrolled', {
+          agentId: identity.agentId,
+          controlPlane: address,
+          clientCertificate: Boolean(keyRequest && response.clientCertificate),
+        })
         return identity
       } catch (error) {
         const refused = error instanceof EnrollmentRefusedError
@@ -542,6 +677,7 @@ export class Agent {
     if (this.stopping.signal.aborted) return
     this.stopping.abort()
     if (this.metricsTimer) clearInterval(this.metricsTimer)
+    if (this.renewalTimer) clearInterval(this.renewalTimer)
     this.localEndpoint?.close()
     await this.scheduler?.stop()
     await this.flushMetrics()

@@ -20,6 +20,7 @@ import {
 import { PipelineCatalog } from './fleet/catalog.js'
 import { RolloutController } from './fleet/rollouts.js'
 import { registerAgentService } from './grpc/agent-service.js'
+import { AgentCertificateAuthority } from './grpc/client-certificates.js'
 import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
 import { TelemetryIngest } from './ingest/telemetry.js'
@@ -67,12 +68,34 @@ export interface ControlPlaneOptions {
   consoleUrl?: string
   /** How often alert rules are evaluated (also on every agent, run and rollout change). */
   alertIntervalMs?: number
-  /** TLS for the agents' gRPC listener (PEM); with clientCa, agents must show a certificate it signed. */
-  grpcTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer }
+  /**
+   * TLS for the agents' gRPC listener (PEM). With clientCa alone, agents must show a certificate
+   * it signed on every call; with clientCaKey too, the control plane issues each agent its
+   * certificate at enrolment (enrolment needs none) and Sync needs the one issued to that agent.
+   */
+  grpcTls?: { cert: Buffer; key: Buffer; clientCa?: Buffer; clientCaKey?: Buffer }
+}
+
+/** Fixed certificates, in the shape of grpc-js's certificate providers. */
+function fixedCertificates(ca: Buffer, cert: Buffer, key: Buffer): grpc.experimental.CertificateProvider {
+  return {
+    addCaCertificateListener: (listener) => process.nextTick(listener, { caCertificate: ca }),
+    removeCaCertificateListener: () => {},
+    addIdentityCertificateListener: (listener) =>
+      process.nextTick(listener, { certificate: cert, privateKey: key }),
+    removeIdentityCertificateListener: () => {},
+  }
 }
 
 function serverCredentials(tls: ControlPlaneOptions['grpcTls']): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure()
+  // grpc-js's createSsl either requires a client certificate on every call or never asks for one.
+  // Its certificate-provider credentials ask without requiring (TLS still verifies what is shown
+  // against the client CA), so enrolment works without one and Sync checks it per call.
+  if (tls.clientCa && tls.clientCaKey) {
+    const certificates = fixedCertificates(tls.clientCa, tls.cert, tls.key)
+    return grpc.experimental.createCertificateProviderServerCredentials(certificates, certificates, false)
+  }
   return grpc.ServerCredentials.createSsl(
     tls.clientCa ?? null,
     [{ cert_chain: tls.cert, private_key: tls.key }],
@@ -94,6 +117,10 @@ export class ControlPlane {
 
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
     const log = options.log
+    const clientCertificates =
+      options.grpcTls?.clientCa && options.grpcTls.clientCaKey
+        ? await AgentCertificateAuthority.load(options.grpcTls.clientCa, options.grpcTls.clientCaKey)
+        : undefined
     const store: Store =
       options.store ??
       (options.storeUrl ? await PostgresStore.open(options.storeUrl) : new LmdbStore(options.dataDir))
@@ -173,6 +200,7 @@ export class ControlPlane {
     })
     registerAgentService(grpcServer, {
       store,
+      ...(clientCertificates ? { clientCertificates } : {}),
       sessions,
       events,
       log: log.child({ component: 'grpc' }),

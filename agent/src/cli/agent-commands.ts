@@ -106,7 +106,9 @@ export const agentCommand: Command = {
   --check-config             validate the settings, print them, exit (0, or 2 with what is wrong)
   --tls                      talk TLS to the control plane, trusting the system's CAs
   --tls-ca FILE              … trusting this CA (PEM) instead
-  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS
+  --tls-cert FILE, --tls-key FILE  client certificate for mutual TLS; without them, a control
+                             plane that issues certificates signs one at enrolment for a key made
+                             here (kept in the state directory, renewed before it expires)
   --control-plane HOST:PORT  gRPC address of the control plane   (env OUTPOST_CONTROL_PLANE)
   --token TOKEN              enrolment token, needed only once    (env OUTPOST_TOKEN)
   --state-dir DIR            identity, cursors, outbox, quarantine (env OUTPOST_STATE_DIR; default ./.outpost/agent)

@@ -9,6 +9,8 @@ import {
   AgentService,
   type AgentStatus,
   type AppliedReport,
+  CertificateRequestSchema,
+  type ClientCertificate,
   type Command,
   type CommandResult,
   type DesiredState,
@@ -40,6 +42,8 @@ export interface SyncHandlers {
   desired(state: DesiredState): Promise<AppliedReport>
   command(command: Command): Promise<CommandResult>
   status(): AgentStatus
+  /** The control plane's answer to `requestCertificate`. */
+  clientCertificate?(answer: ClientCertificate): Promise<void>
 }
 
 export class EnrollmentRefusedError extends Error {
@@ -66,7 +70,9 @@ export function describeGrpcError(error: unknown): string {
 }
 
 export class ControlClient {
-  private readonly client: ServiceClient<(typeof AgentService)['method']>
+  private client: ServiceClient<(typeof AgentService)['method']>
+  /** Clients replaced by `useTls`, closed once the stream they carry has ended. */
+  private readonly retired: ServiceClient<(typeof AgentService)['method']>[] = []
   private call: grpc.ClientDuplexStream<SyncRequest, SyncResponse> | undefined
   private heartbeat: NodeJS.Timeout | undefined
   private readonly abort = new AbortController()
@@ -83,16 +89,41 @@ export class ControlClient {
     this.client = createClient(AgentService, address, channelCredentials(tls), GRPC_OPTIONS) as never
   }
 
+  /** Later connections use these TLS settings (a renewed client certificate); the open stream stays. */
+  useTls(tls: ControlTls | undefined): void {
+    this.retired.push(this.client)
+    this.client = createClient(AgentService, this.address, channelCredentials(tls), GRPC_OPTIONS) as never
+  }
+
+  /** Asks for a new client certificate over the open stream; false when none is open. */
+  requestCertificate(clientCsr: string): boolean {
+    if (!this.call || !this.connected) return false
+    this.call.write(
+      create(SyncRequestSchema, {
+        message: { case: 'certificateRequest', value: create(CertificateRequestSchema, { clientCsr }) },
+      }),
+    )
+    return true
+  }
+
   /** One enrolment attempt; refusals throw EnrollmentRefusedError, network trouble a plain error. */
   async enroll(
     token: string,
     name: string,
     labels: Record<string, string>,
     host: HostFacts,
+    clientCsr = '',
   ): Promise<EnrollResponse> {
     try {
       return await this.client.enroll(
-        create(EnrollRequestSchema, { token, name, labels, agentVersion: this.agentVersion, host }),
+        create(EnrollRequestSchema, {
+          token,
+          name,
+          labels,
+          agentVersion: this.agentVersion,
+          host,
+          clientCsr,
+        }),
         new grpc.Metadata(),
         { deadline: Date.now() + 15_000 },
       )
@@ -141,6 +172,7 @@ export class ControlClient {
       } finally {
         this.connected = false
         if (this.heartbeat) clearInterval(this.heartbeat)
+        for (const client of this.retired.splice(0)) client.close()
       }
       // A stream that stayed up for a while starts the backoff over.
       if (Date.now() - started > 60_000) backoff.reset()
@@ -246,6 +278,9 @@ export class ControlClient {
           call.write(create(SyncRequestSchema, { message: { case: 'commandResult', value: result } }))
         break
       }
+      case 'clientCertificate':
+        await handlers.clientCertificate?.(message.message.value)
+        break
       default:
         break
     }
@@ -257,6 +292,6 @@ export class ControlClient {
     this.call?.cancel()
     if (this.heartbeat) clearInterval(this.heartbeat)
     await this.loop?.catch(() => {})
-    this.client.close()
+    for (const client of [...this.retired.splice(0), this.client]) client.close()
   }
 }

@@ -40,6 +40,23 @@ export interface AgentIdentity {
   enrolledAt: number
 }
 
+/** The agent's TLS client certificate issued at enrolment (PEM), and its key made at the site. */
+export interface ClientCertificateFiles {
+  cert: Buffer
+  key: Buffer
+}
+
+/** Files in the state directory, mode 0600 like identity.json. */
+export const CLIENT_CERT_FILE = 'tls-client.pem'
+export const CLIENT_KEY_FILE = 'tls-client.key'
+
+/** Writes a file only the agent's user may read, whole or not at all. */
+function writePrivateFile(path: string, data: string | Buffer): void {
+  const temp = `${path}.tmp`
+  writeFileSync(temp, data, { mode: 0o600 })
+  renameSync(temp, path)
+}
+
 export interface StoredPipeline {
   name: string
   version: number
@@ -161,9 +178,26 @@ export class AgentState {
   /** Stores the identity in LMDB and in identity.json (mode 0600), which survives a lost state file. */
   async setIdentity(identity: AgentIdentity): Promise<void> {
     this.root.transactionSync(() => this.meta.put('identity', identity))
-    const temp = join(this.dir, `${IDENTITY_FILE}.tmp`)
-    writeFileSync(temp, JSON.stringify(identity), { mode: 0o600 })
-    renameSync(temp, join(this.dir, IDENTITY_FILE))
+    writePrivateFile(join(this.dir, IDENTITY_FILE), JSON.stringify(identity))
+  }
+
+  /** The TLS client certificate and key from enrolment, when the control plane issued one. */
+  get clientCertificate(): ClientCertificateFiles | undefined {
+    try {
+      return {
+        cert: readFileSync(join(this.dir, CLIENT_CERT_FILE)),
+        key: readFileSync(join(this.dir, CLIENT_KEY_FILE)),
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new StateError(`cannot read the agent's TLS client certificate: ${(error as Error).message}`)
+    }
+  }
+
+  /** Stores the key first: a certificate without its key would be useless. */
+  setClientCertificate(files: ClientCertificateFiles): void {
+    writePrivateFile(join(this.dir, CLIENT_KEY_FILE), files.key)
+    writePrivateFile(join(this.dir, CLIENT_CERT_FILE), files.cert)
   }
 
   get desired(): StoredDesiredState | undefined {

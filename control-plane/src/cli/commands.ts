@@ -62,6 +62,9 @@ export const controlPlaneCommand: Command = {
   --grpc-tls-cert FILE    serve agents over TLS with this certificate (PEM, with its chain)
   --grpc-tls-key FILE     and its private key
   --grpc-tls-client-ca FILE  mutual TLS: agents must show a certificate this CA signed
+  --grpc-tls-client-ca-key FILE  the client CA's private key: the control plane issues each agent
+                          its certificate at enrolment (valid 365 days, naming the agent id, renewed
+                          over Sync when a third is left); Sync needs the one issued to that agent
   --check-config          validate the flags and environment, print the settings, exit
   --log-level, --log-format
 
@@ -88,6 +91,7 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         'grpc-tls-cert': { type: 'string' },
         'grpc-tls-key': { type: 'string' },
         'grpc-tls-client-ca': { type: 'string' },
+        'grpc-tls-client-ca-key': { type: 'string' },
         'alert-webhook-secret': { type: 'string' },
         'alert-chat-webhook': { type: 'string', multiple: true },
         'alert-email-smtp': { type: 'string' },
@@ -117,7 +121,9 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       values['alert-interval'] === undefined ? undefined : parseDuration(values['alert-interval'])
     if (values['alert-interval'] !== undefined && (alertInterval === undefined || alertInterval < 100))
       throw new UsageError('--alert-interval must be a duration of at least 100ms, such as 5s')
-    const readPem = (flag: 'grpc-tls-cert' | 'grpc-tls-key' | 'grpc-tls-client-ca') => {
+    const readPem = (
+      flag: 'grpc-tls-cert' | 'grpc-tls-key' | 'grpc-tls-client-ca' | 'grpc-tls-client-ca-key',
+    ) => {
       const file = values[flag]
       if (file === undefined) return undefined
       try {
@@ -138,6 +144,20 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
       throw new UsageError('give both --grpc-tls-cert and --grpc-tls-key')
     if (tlsClientCa && !tlsCert)
       throw new UsageError('--grpc-tls-client-ca needs --grpc-tls-cert and --grpc-tls-key')
+    const tlsClientCaKey = readPem('grpc-tls-client-ca-key')
+    if (tlsClientCaKey && !tlsClientCa)
+      throw new UsageError(
+        '--grpc-tls-client-ca-key needs --grpc-tls-client-ca (the certificate of that key)',
+      )
+    if (tlsClientCa && tlsClientCaKey) {
+      const { AgentCertificateAuthority, ClientCaError } = await import('../grpc/client-certificates.js')
+      try {
+        await AgentCertificateAuthority.load(tlsClientCa, tlsClientCaKey)
+      } catch (error) {
+        if (error instanceof ClientCaError) throw new UsageError(`--grpc-tls-client-ca-key: ${error.message}`)
+        throw error
+      }
+    }
     const natsAuthDir = values['nats-auth'] ?? process.env.OUTPOST_NATS_AUTH
     if (natsAuthDir) {
       const { NatsAuth, NatsAuthError } = await import('../nats/auth.js')
@@ -210,7 +230,14 @@ Exit codes: 0 stopped cleanly, 1 failed, 2 bad flags.`,
         : {}),
       ...(values['console-url'] ? { consoleUrl: values['console-url'] } : {}),
       ...(tlsCert && tlsKey
-        ? { grpcTls: { cert: tlsCert, key: tlsKey, ...(tlsClientCa ? { clientCa: tlsClientCa } : {}) } }
+        ? {
+            grpcTls: {
+              cert: tlsCert,
+              key: tlsKey,
+              ...(tlsClientCa ? { clientCa: tlsClientCa } : {}),
+              ...(tlsClientCaKey ? { clientCaKey: tlsClientCaKey } : {}),
+            },
+          }
         : {}),
       log,
     })

@@ -1,4 +1,5 @@
 /** AgentService: enrolment and the Sync stream, on the control plane's side. */
+import { TLSSocket } from 'node:tls'
 import { create } from '@bufbuild/protobuf'
 import * as grpc from '@grpc/grpc-js'
 import type { Logger } from '@outpost/agent'
@@ -8,6 +9,7 @@ import {
   type AgentStatus,
   type AppliedReport,
   ApplyState,
+  ClientCertificateSchema,
   EnrollResponseSchema,
   type HostFacts,
   NatsConnectionSchema,
@@ -25,6 +27,7 @@ import type {
   HostFactsRecord,
   Store,
 } from '../store/types.js'
+import { AgentCertificateAuthority, CsrError, type Pkcs10CertificateRequest } from './client-certificates.js'
 import { hashSecret, newSecret, randomId, sameHash } from './credentials.js'
 import type { Session, SessionRegistry } from './sessions.js'
 
@@ -40,6 +43,8 @@ export interface AgentServiceOptions {
   heartbeatIntervalMs: number
   /** Records enrolments in the audit log. */
   audit?: Audit
+  /** Issues each agent a TLS client certificate at enrolment, and requires it on Sync. */
+  clientCertificates?: AgentCertificateAuthority
 }
 
 function statusError(code: grpc.status, details: string): Partial<grpc.ServiceError> {
@@ -83,6 +88,23 @@ function statusRecord(status: AgentStatus | undefined): AgentStatusRecord | unde
 
 const MAX_LABELS = 64
 
+/**
+ * Why TLS did not verify a call's client certificate. grpc-js 1.14 shows a call only a verified
+ * peer certificate (getAuthContext); the TLS socket under the call says what was wrong with any
+ * other. Undefined when that socket cannot be reached (a grpc-js that moved it).
+ */
+function unverifiedCertificate(call: object): string | undefined {
+  const socket = (call as { call?: { stream?: { session?: { socket?: unknown } } } }).call?.stream?.session
+    ?.socket
+  if (!(socket instanceof TLSSocket)) return undefined
+  const peer = socket.getPeerCertificate()
+  if (!peer || Object.keys(peer).length === 0) return 'no client certificate'
+  const code = String(socket.authorizationError ?? '')
+  if (code === 'CERT_HAS_EXPIRED') return `the client certificate expired on ${peer.valid_to}`
+  if (code === 'CERT_NOT_YET_VALID') return `the client certificate is valid only from ${peer.valid_from}`
+  return `the client certificate is not signed by the client CA (${code || 'not verified'})`
+}
+
 /** A heartbeat that changes nothing that matters is persisted at most this often. */
 const PERSIST_EVERY_MS = 30_000
 
@@ -115,6 +137,21 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
     return agent
   }
 
+  /** Why the call's TLS client certificate does not prove it is this agent (when certificates are issued). */
+  const certificateRefusal = (call: grpc.ServerDuplexStream<unknown, unknown>, agentId: string) => {
+    const authority = options.clientCertificates
+    if (!authority) return undefined
+    const peer = call.getAuthContext()?.sslPeerCertificate
+    const reason = peer?.raw
+      ? authority.refusal(peer.raw, agentId)
+      : (unverifiedCertificate(call) ??
+        'no client certificate that the client CA signed and that is valid now')
+    return (
+      reason &&
+      `${reason}; this control plane requires the client certificate issued to the agent at enrolment`
+    )
+  }
+
   addService(server, AgentService, {
     enroll(call, callback) {
       void (async () => {
@@ -132,6 +169,21 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
             ),
           )
         }
+        const authority = options.clientCertificates
+        if (authority && !request.clientCsr)
+          return callback(
+            statusError(
+              grpc.status.INVALID_ARGUMENT,
+              'this control plane issues TLS client certificates at enrolment: the request needs a client_csr (start the agent with --tls or --tls-ca, without --tls-cert)',
+            ),
+          )
+        let csr: Pkcs10CertificateRequest | undefined
+        try {
+          csr = authority ? await AgentCertificateAuthority.checkCsr(request.clientCsr) : undefined
+        } catch (error) {
+          if (!(error instanceof CsrError)) throw error
+          return callback(statusError(grpc.status.INVALID_ARGUMENT, error.message))
+        }
         const token = await store.redeemToken(hashSecret(request.token), Date.now())
         if ('refused' in token) {
           log.warn('enrolment refused', { reason: token.refused, peer: call.getPeer() })
@@ -140,6 +192,7 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
         let agentId = randomId('agt-')
         while (await store.getAgent(agentId)) agentId = randomId('agt-')
         const credential = newSecret('oac_')
+        const certificate = authority && csr ? await authority.issue(csr, agentId) : undefined
         const labels = { ...token.labels, ...request.labels }
         const host = hostRecord(request.host)
         const agent: AgentRecord = {
@@ -157,7 +210,18 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
         await store.putAgent(agent)
         events.emit('agent', agent)
         log.info('agent enrolled', { agentId, name: agent.name, token: token.id })
-        await options.audit?.(`token:${token.id}`, 'agent.enroll', agentId, { name: agent.name, labels })
+        await options.audit?.(`token:${token.id}`, 'agent.enroll', agentId, {
+          name: agent.name,
+          labels,
+          ...(certificate
+            ? {
+                clientCertificate: {
+                  serialNumber: certificate.serialNumber,
+                  notAfter: certificate.notAfter.toISOString(),
+                },
+              }
+            : {}),
+        })
         callback(
           null,
           create(EnrollResponseSchema, {
@@ -168,6 +232,7 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
               servers: options.natsServers(),
               subjectPrefix: agentSubjectPrefix(agentId),
             }),
+            clientCertificate: certificate?.pem ?? '',
           }),
         )
       })().catch((error) => {
@@ -188,6 +253,12 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
               agent,
             ),
           )
+          return
+        }
+        const refusal = certificateRefusal(call, agent.id)
+        if (refusal) {
+          log.warn('agent refused', { agentId: agent.id, reason: refusal, peer: call.getPeer() })
+          call.emit('error', statusError(grpc.status.UNAUTHENTICATED, refusal))
           return
         }
         const previous = sessions.sessions.get(agent.id)
@@ -238,6 +309,27 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
       })
     },
   })
+
+  const renewCertificate = async (
+    agentId: string,
+    clientCsr: string,
+  ): Promise<{ certificate: string } | { error: string }> => {
+    const authority = options.clientCertificates
+    if (!authority) return { error: 'this control plane does not issue client certificates' }
+    try {
+      const issued = await authority.issue(await AgentCertificateAuthority.checkCsr(clientCsr), agentId)
+      log.info('client certificate renewed', { agentId, notAfter: issued.notAfter.toISOString() })
+      await options.audit?.(`agent:${agentId}`, 'agent.certificate.renew', agentId, {
+        serialNumber: issued.serialNumber,
+        notAfter: issued.notAfter.toISOString(),
+      })
+      return { certificate: issued.pem }
+    } catch (error) {
+      if (!(error instanceof CsrError)) throw error
+      log.warn('certificate renewal refused', { agentId, reason: error.message })
+      return { error: error.message }
+    }
+  }
 
   const handleMessage = async (session: Session, message: SyncRequest): Promise<void> => {
     const now = Date.now()
@@ -316,6 +408,12 @@ export function registerAgentService(server: grpc.Server, options: AgentServiceO
       case 'commandResult':
         sessions.resolveCommand(session, message.message.value)
         break
+      case 'certificateRequest': {
+        // The stream already showed this agent's current, valid certificate: renewing it is safe.
+        const answer = await renewCertificate(session.agentId, message.message.value.clientCsr)
+        sessions.send(session, { case: 'clientCertificate', value: create(ClientCertificateSchema, answer) })
+        break
+      }
       default:
         break
     }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file outpost/agent/v1/agent.proto.
  */
 export const file_outpost_agent_v1_agent: GenFile = /*@__PURE__*/
-  fileDesc("ChxvdXRwb3N0L2FnZW50L3YxL2FnZW50LnByb3RvEhBvdXRwb3N0LmFnZW50LnYxInQKCUhvc3RGYWN0cxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIMCgRhcmNoGAMgASgJEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIMCgRjcHVzGAUgASgNEhQKDG1lbW9yeV9ieXRlcxgGIAEoBCKBAQoOTmF0c0Nvbm5lY3Rpb24SDwoHc2VydmVycxgBIAMoCRIWCg5zdWJqZWN0X3ByZWZpeBgCIAEoCRIMCgR1c2VyGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEhAKCHVzZXJfand0GAUgASgJEhQKDGluYm94X3ByZWZpeBgGIAEoCSLaAQoNRW5yb2xsUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIMCgRuYW1lGAIgASgJEjsKBmxhYmVscxgDIAMoCzIrLm91dHBvc3QuYWdlbnQudjEuRW5yb2xsUmVxdWVzdC5MYWJlbHNFbnRyeRIVCg1hZ2VudF92ZXJzaW9uGAQgASgJEikKBGhvc3QYBSABKAsyGy5vdXRwb3N0LmFnZW50LnYxLkhvc3RGYWN0cxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItMBCg5FbnJvbGxSZXNwb25zZRIQCghhZ2VudF9pZBgBIAEoCRISCgpjcmVkZW50aWFsGAIgASgJEjwKBmxhYmVscxgDIAMoCzIsLm91dHBvc3QuYWdlbnQudjEuRW5yb2xsUmVzcG9uc2UuTGFiZWxzRW50cnkSLgoEbmF0cxgEIAEoCzIgLm91dHBvc3QuYWdlbnQudjEuTmF0c0Nvbm5lY3Rpb24aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLjAQoLU3luY1JlcXVlc3QSKAoFaGVsbG8YASABKAsyFy5vdXRwb3N0LmFnZW50LnYxLkhlbGxvSAASMAoJaGVhcnRiZWF0GAIgASgLMhsub3V0cG9zdC5hZ2VudC52MS5IZWFydGJlYXRIABIyCgdhcHBsaWVkGAMgASgLMh8ub3V0cG9zdC5hZ2VudC52MS5BcHBsaWVkUmVwb3J0SAASOQoOY29tbWFuZF9yZXN1bHQYBCABKAsyHy5vdXRwb3N0LmFnZW50LnYxLkNvbW1hbmRSZXN1bHRIAEIJCgdtZXNzYWdlIq4BCgxTeW5jUmVzcG9uc2USLAoHd2VsY29tZRgBIAEoCzIZLm91dHBvc3QuYWdlbnQudjEuV2VsY29tZUgAEjcKDWRlc2lyZWRfc3RhdGUYAiABKAsyHi5vdXRwb3N0LmFnZW50LnYxLkRlc2lyZWRTdGF0ZUgAEiwKB2NvbW1hbmQYAyABKAsyGS5vdXRwb3N0LmFnZW50LnYxLkNvbW1hbmRIAEIJCgdtZXNzYWdlIpQBCgVIZWxsbxIVCg1hZ2VudF92ZXJzaW9uGAEgASgJEikKBGhvc3QYAiABKAsyGy5vdXRwb3N0LmFnZW50LnYxLkhvc3RGYWN0cxIwCgdhcHBsaWVkGAMgASgLMh8ub3V0cG9zdC5hZ2VudC52MS5BcHBsaWVkUmVwb3J0EhcKD25hdHNfcHVibGljX2tleRgEIAEoCSLeAQoHV2VsY29tZRIQCghhZ2VudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEjUKBmxhYmVscxgDIAMoCzIlLm91dHBvc3QuYWdlbnQudjEuV2VsY29tZS5MYWJlbHNFbnRyeRIdChVoZWFydGJlYXRfaW50ZXJ2YWxfbXMYBCABKA0SLgoEbmF0cxgFIAEoCzIgLm91dHBvc3QuYWdlbnQudjEuTmF0c0Nvbm5lY3Rpb24aLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJOCglIZWFydGJlYXQSEgoKc2VudF9hdF9tcxgBIAEoAxItCgZzdGF0dXMYAiABKAsyHS5vdXRwb3N0LmFnZW50LnYxLkFnZW50U3RhdHVzIr8BCgtBZ2VudFN0YXR1cxITCgtydW5zX2FjdGl2ZRgBIAEoDRIWCg5vdXRib3hfYmF0Y2hlcxgCIAEoBBIUCgxvdXRib3hfYnl0ZXMYAyABKAQSHAoUb3V0Ym94X29sZGVzdF9hZ2VfbXMYBCABKAMSGQoRZGlza19idWRnZXRfYnl0ZXMYBSABKAQSFgoObmF0c19jb25uZWN0ZWQYBiABKAgSHAoUcnVuc19mYWlsZWRfcmVjZW50bHkYByABKA0iWQoMRGVzaXJlZFN0YXRlEhAKCHJldmlzaW9uGAEgASgEEjcKCXBpcGVsaW5lcxgCIAMoCzIkLm91dHBvc3QuYWdlbnQudjEuUGlwZWxpbmVBc3NpZ25tZW50IlQKElBpcGVsaW5lQXNzaWdubWVudBIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDAoEaGFzaBgDIAEoCRIRCglzcGVjX2pzb24YBCABKAkiegoPQXBwbGllZFBpcGVsaW5lEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoDRIMCgRoYXNoGAMgASgJEisKBXN0YXRlGAQgASgOMhwub3V0cG9zdC5hZ2VudC52MS5BcHBseVN0YXRlEg0KBWVycm9yGAUgASgJIlcKDUFwcGxpZWRSZXBvcnQSEAoIcmV2aXNpb24YASABKAQSNAoJcGlwZWxpbmVzGAIgAygLMiEub3V0cG9zdC5hZ2VudC52MS5BcHBsaWVkUGlwZWxpbmUi+gEKB0NvbW1hbmQSEgoKY29tbWFuZF9pZBgBIAEoCRIrCgdydW5fbm93GAogASgLMhgub3V0cG9zdC5hZ2VudC52MS5SdW5Ob3dIABIoCgVwcm9iZRgLIAEoCzIXLm91dHBvc3QuYWdlbnQudjEuUHJvYmVIABI/ChFyZXBsYXlfcXVhcmFudGluZRgMIAEoCzIiLm91dHBvc3QuYWdlbnQudjEuUmVwbGF5UXVhcmFudGluZUgAEjsKD2xpc3RfcXVhcmFudGluZRgNIAEoCzIgLm91dHBvc3QuYWdlbnQudjEuTGlzdFF1YXJhbnRpbmVIAEIGCgRraW5kIhoKBlJ1bk5vdxIQCghwaXBlbGluZRgBIAEoCSJkCgVQcm9iZRIpCgRraW5kGAEgASgOMhsub3V0cG9zdC5hZ2VudC52MS5Qcm9iZUtpbmQSEQoJc3BlY19qc29uGAIgASgJEg4KBnRhcmdldBgDIAEoCRINCgVsaW1pdBgEIAEoDSI0ChBSZXBsYXlRdWFyYW50aW5lEhAKCHBpcGVsaW5lGAEgASgJEg4KBnJ1bl9pZBgCIAEoCSJBCg5MaXN0UXVhcmFudGluZRIQCghwaXBlbGluZRgBIAEoCRIOCgZydW5faWQYAiABKAkSDQoFbGltaXQYAyABKA0iUwoNQ29tbWFuZFJlc3VsdBISCgpjb21tYW5kX2lkGAEgASgJEgoKAm9rGAIgASgIEg0KBWVycm9yGAMgASgJEhMKC3Jlc3VsdF9qc29uGAQgASgJKloKCkFwcGx5U3RhdGUSGwoXQVBQTFlfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNBUFBMWV9TVEFURV9BUFBMSUVEEAESFgoSQVBQTFlfU1RBVEVfRkFJTEVEEAIqdgoJUHJvYmVLaW5kEhoKFlBST0JFX0tJTkRfVU5TUEVDSUZJRUQQABIeChpQUk9CRV9LSU5EX1RFU1RfQ09OTkVDVElPThABEhYKElBST0JFX0tJTkRfUFJFVklFVxACEhUKEVBST0JFX0tJTkRfU0NIRU1BEAMypgEKDEFnZW50U2VydmljZRJLCgZFbnJvbGwSHy5vdXRwb3N0LmFnZW50LnYxLkVucm9sbFJlcXVlc3QaIC5vdXRwb3N0LmFnZW50LnYxLkVucm9sbFJlc3BvbnNlEkkKBFN5bmMSHS5vdXRwb3N0LmFnZW50LnYxLlN5bmNSZXF1ZXN0Gh4ub3V0cG9zdC5hZ2VudC52MS5TeW5jUmVzcG9uc2UoATABYgZwcm90bzM");
+  fileDesc("ChxvdXRwb3N0L2FnZW50L3YxL2FnZW50LnByb3RvEhBvdXRwb3N0LmFnZW50LnYxInQKCUhvc3RGYWN0cxIQCghob3N0bmFtZRgBIAEoCRIKCgJvcxgCIAEoCRIMCgRhcmNoGAMgASgJEhcKD3J1bnRpbWVfdmVyc2lvbhgEIAEoCRIMCgRjcHVzGAUgASgNEhQKDG1lbW9yeV9ieXRlcxgGIAEoBCKBAQoOTmF0c0Nvbm5lY3Rpb24SDwoHc2VydmVycxgBIAMoCRIWCg5zdWJqZWN0X3ByZWZpeBgCIAEoCRIMCgR1c2VyGAMgASgJEhAKCHBhc3N3b3JkGAQgASgJEhAKCHVzZXJfand0GAUgASgJEhQKDGluYm94X3ByZWZpeBgGIAEoCSLuAQoNRW5yb2xsUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIMCgRuYW1lGAIgASgJEjsKBmxhYmVscxgDIAMoCzIrLm91dHBvc3QuYWdlbnQudjEuRW5yb2xsUmVxdWVzdC5MYWJlbHNFbnRyeRIVCg1hZ2VudF92ZXJzaW9uGAQgASgJEikKBGhvc3QYBSABKAsyGy5vdXRwb3N0LmFnZW50LnYxLkhvc3RGYWN0cxISCgpjbGllbnRfY3NyGAYgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi7wEKDkVucm9sbFJlc3BvbnNlEhAKCGFnZW50X2lkGAEgASgJEhIKCmNyZWRlbnRpYWwYAiABKAkSPAoGbGFiZWxzGAMgAygLMiwub3V0cG9zdC5hZ2VudC52MS5FbnJvbGxSZXNwb25zZS5MYWJlbHNFbnRyeRIuCgRuYXRzGAQgASgLMiAub3V0cG9zdC5hZ2VudC52MS5OYXRzQ29ubmVjdGlvbhIaChJjbGllbnRfY2VydGlmaWNhdGUYBSABKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKoAgoLU3luY1JlcXVlc3QSKAoFaGVsbG8YASABKAsyFy5vdXRwb3N0LmFnZW50LnYxLkhlbGxvSAASMAoJaGVhcnRiZWF0GAIgASgLMhsub3V0cG9zdC5hZ2VudC52MS5IZWFydGJlYXRIABIyCgdhcHBsaWVkGAMgASgLMh8ub3V0cG9zdC5hZ2VudC52MS5BcHBsaWVkUmVwb3J0SAASOQoOY29tbWFuZF9yZXN1bHQYBCABKAsyHy5vdXRwb3N0LmFnZW50LnYxLkNvbW1hbmRSZXN1bHRIABJDChNjZXJ0aWZpY2F0ZV9yZXF1ZXN0GAUgASgLMiQub3V0cG9zdC5hZ2VudC52MS5DZXJ0aWZpY2F0ZVJlcXVlc3RIAEIJCgdtZXNzYWdlIvEBCgxTeW5jUmVzcG9uc2USLAoHd2VsY29tZRgBIAEoCzIZLm91dHBvc3QuYWdlbnQudjEuV2VsY29tZUgAEjcKDWRlc2lyZWRfc3RhdGUYAiABKAsyHi5vdXRwb3N0LmFnZW50LnYxLkRlc2lyZWRTdGF0ZUgAEiwKB2NvbW1hbmQYAyABKAsyGS5vdXRwb3N0LmFnZW50LnYxLkNvbW1hbmRIABJBChJjbGllbnRfY2VydGlmaWNhdGUYBCABKAsyIy5vdXRwb3N0LmFnZW50LnYxLkNsaWVudENlcnRpZmljYXRlSABCCQoHbWVzc2FnZSIoChJDZXJ0aWZpY2F0ZVJlcXVlc3QSEgoKY2xpZW50X2NzchgBIAEoCSI3ChFDbGllbnRDZXJ0aWZpY2F0ZRITCgtjZXJ0aWZpY2F0ZRgBIAEoCRINCgVlcnJvchgCIAEoCSKUAQoFSGVsbG8SFQoNYWdlbnRfdmVyc2lvbhgBIAEoCRIpCgRob3N0GAIgASgLMhsub3V0cG9zdC5hZ2VudC52MS5Ib3N0RmFjdHMSMAoHYXBwbGllZBgDIAEoCzIfLm91dHBvc3QuYWdlbnQudjEuQXBwbGllZFJlcG9ydBIXCg9uYXRzX3B1YmxpY19rZXkYBCABKAki3gEKB1dlbGNvbWUSEAoIYWdlbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRI1CgZsYWJlbHMYAyADKAsyJS5vdXRwb3N0LmFnZW50LnYxLldlbGNvbWUuTGFiZWxzRW50cnkSHQoVaGVhcnRiZWF0X2ludGVydmFsX21zGAQgASgNEi4KBG5hdHMYBSABKAsyIC5vdXRwb3N0LmFnZW50LnYxLk5hdHNDb25uZWN0aW9uGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiTgoJSGVhcnRiZWF0EhIKCnNlbnRfYXRfbXMYASABKAMSLQoGc3RhdHVzGAIgASgLMh0ub3V0cG9zdC5hZ2VudC52MS5BZ2VudFN0YXR1cyK/AQoLQWdlbnRTdGF0dXMSEwoLcnVuc19hY3RpdmUYASABKA0SFgoOb3V0Ym94X2JhdGNoZXMYAiABKAQSFAoMb3V0Ym94X2J5dGVzGAMgASgEEhwKFG91dGJveF9vbGRlc3RfYWdlX21zGAQgASgDEhkKEWRpc2tfYnVkZ2V0X2J5dGVzGAUgASgEEhYKDm5hdHNfY29ubmVjdGVkGAYgASgIEhwKFHJ1bnNfZmFpbGVkX3JlY2VudGx5GAcgASgNIlkKDERlc2lyZWRTdGF0ZRIQCghyZXZpc2lvbhgBIAEoBBI3CglwaXBlbGluZXMYAiADKAsyJC5vdXRwb3N0LmFnZW50LnYxLlBpcGVsaW5lQXNzaWdubWVudCJUChJQaXBlbGluZUFzc2lnbm1lbnQSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEgwKBGhhc2gYAyABKAkSEQoJc3BlY19qc29uGAQgASgJInoKD0FwcGxpZWRQaXBlbGluZRIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDAoEaGFzaBgDIAEoCRIrCgVzdGF0ZRgEIAEoDjIcLm91dHBvc3QuYWdlbnQudjEuQXBwbHlTdGF0ZRINCgVlcnJvchgFIAEoCSJXCg1BcHBsaWVkUmVwb3J0EhAKCHJldmlzaW9uGAEgASgEEjQKCXBpcGVsaW5lcxgCIAMoCzIhLm91dHBvc3QuYWdlbnQudjEuQXBwbGllZFBpcGVsaW5lIvoBCgdDb21tYW5kEhIKCmNvbW1hbmRfaWQYASABKAkSKwoHcnVuX25vdxgKIAEoCzIYLm91dHBvc3QuYWdlbnQudjEuUnVuTm93SAASKAoFcHJvYmUYCyABKAsyFy5vdXRwb3N0LmFnZW50LnYxLlByb2JlSAASPwoRcmVwbGF5X3F1YXJhbnRpbmUYDCABKAsyIi5vdXRwb3N0LmFnZW50LnYxLlJlcGxheVF1YXJhbnRpbmVIABI7Cg9saXN0X3F1YXJhbnRpbmUYDSABKAsyIC5vdXRwb3N0LmFnZW50LnYxLkxpc3RRdWFyYW50aW5lSABCBgoEa2luZCIaCgZSdW5Ob3cSEAoIcGlwZWxpbmUYASABKAkiZAoFUHJvYmUSKQoEa2luZBgBIAEoDjIbLm91dHBvc3QuYWdlbnQudjEuUHJvYmVLaW5kEhEKCXNwZWNfanNvbhgCIAEoCRIOCgZ0YXJnZXQYAyABKAkSDQoFbGltaXQYBCABKA0iNAoQUmVwbGF5UXVhcmFudGluZRIQCghwaXBlbGluZRgBIAEoCRIOCgZydW5faWQYAiABKAkiQQoOTGlzdFF1YXJhbnRpbmUSEAoIcGlwZWxpbmUYASABKAkSDgoGcnVuX2lkGAIgASgJEg0KBWxpbWl0GAMgASgNIlMKDUNvbW1hbmRSZXN1bHQSEgoKY29tbWFuZF9pZBgBIAEoCRIKCgJvaxgCIAEoCBINCgVlcnJvchgDIAEoCRITCgtyZXN1bHRfanNvbhgEIAEoCSpaCgpBcHBseVN0YXRlEhsKF0FQUExZX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQVBQTFlfU1RBVEVfQVBQTElFRBABEhYKEkFQUExZX1NUQVRFX0ZBSUxFRBACKnYKCVByb2JlS2luZBIaChZQUk9CRV9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaUFJPQkVfS0lORF9URVNUX0NPTk5FQ1RJT04QARIWChJQUk9CRV9LSU5EX1BSRVZJRVcQAhIVChFQUk9CRV9LSU5EX1NDSEVNQRADMqYBCgxBZ2VudFNlcnZpY2USSwoGRW5yb2xsEh8ub3V0cG9zdC5hZ2VudC52MS5FbnJvbGxSZXF1ZXN0GiAub3V0cG9zdC5hZ2VudC52MS5FbnJvbGxSZXNwb25zZRJJCgRTeW5jEh0ub3V0cG9zdC5hZ2VudC52MS5TeW5jUmVxdWVzdBoeLm91dHBvc3QuYWdlbnQudjEuU3luY1Jlc3BvbnNlKAEwAWIGcHJvdG8z");
 
 /**
  * @generated from message outpost.agent.v1.HostFacts
@@ -137,6 +137,14 @@ export type EnrollRequest = Message<"outpost.agent.v1.EnrollRequest"> & {
    * @generated from field: outpost.agent.v1.HostFacts host = 5;
    */
   host?: HostFacts | undefined;
+
+  /**
+   * A PKCS#10 certificate signing request (PEM) for the agent's own TLS client key, made at the
+   * site; the private key never leaves it. Used when the control plane issues client certificates.
+   *
+   * @generated from field: string client_csr = 6;
+   */
+  clientCsr: string;
 };
 
 /**
@@ -171,6 +179,14 @@ export type EnrollResponse = Message<"outpost.agent.v1.EnrollResponse"> & {
    * @generated from field: outpost.agent.v1.NatsConnection nats = 4;
    */
   nats?: NatsConnection | undefined;
+
+  /**
+   * The client certificate (PEM) the control plane's client CA issued for `client_csr`, naming
+   * the agent id; empty when the control plane does not issue client certificates.
+   *
+   * @generated from field: string client_certificate = 5;
+   */
+  clientCertificate: string;
 };
 
 /**
@@ -211,6 +227,12 @@ export type SyncRequest = Message<"outpost.agent.v1.SyncRequest"> & {
      */
     value: CommandResult;
     case: "commandResult";
+  } | {
+    /**
+     * @generated from field: outpost.agent.v1.CertificateRequest certificate_request = 5;
+     */
+    value: CertificateRequest;
+    case: "certificateRequest";
   } | { case: undefined; value?: undefined };
 };
 
@@ -246,6 +268,12 @@ export type SyncResponse = Message<"outpost.agent.v1.SyncResponse"> & {
      */
     value: Command;
     case: "command";
+  } | {
+    /**
+     * @generated from field: outpost.agent.v1.ClientCertificate client_certificate = 4;
+     */
+    value: ClientCertificate;
+    case: "clientCertificate";
   } | { case: undefined; value?: undefined };
 };
 
@@ -255,6 +283,50 @@ export type SyncResponse = Message<"outpost.agent.v1.SyncResponse"> & {
  */
 export const SyncResponseSchema: GenMessage<SyncResponse> = /*@__PURE__*/
   messageDesc(file_outpost_agent_v1_agent, 5);
+
+/**
+ * Renews the agent's TLS client certificate before it expires: a CSR for a new key made at the
+ * site, sent on a Sync stream that the current certificate authenticated.
+ *
+ * @generated from message outpost.agent.v1.CertificateRequest
+ */
+export type CertificateRequest = Message<"outpost.agent.v1.CertificateRequest"> & {
+  /**
+   * @generated from field: string client_csr = 1;
+   */
+  clientCsr: string;
+};
+
+/**
+ * Describes the message outpost.agent.v1.CertificateRequest.
+ * Use `create(CertificateRequestSchema)` to create a new message.
+ */
+export const CertificateRequestSchema: GenMessage<CertificateRequest> = /*@__PURE__*/
+  messageDesc(file_outpost_agent_v1_agent, 6);
+
+/**
+ * The answer to a CertificateRequest: the new certificate (PEM), or why there is none.
+ *
+ * @generated from message outpost.agent.v1.ClientCertificate
+ */
+export type ClientCertificate = Message<"outpost.agent.v1.ClientCertificate"> & {
+  /**
+   * @generated from field: string certificate = 1;
+   */
+  certificate: string;
+
+  /**
+   * @generated from field: string error = 2;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message outpost.agent.v1.ClientCertificate.
+ * Use `create(ClientCertificateSchema)` to create a new message.
+ */
+export const ClientCertificateSchema: GenMessage<ClientCertificate> = /*@__PURE__*/
+  messageDesc(file_outpost_agent_v1_agent, 7);
 
 /**
  * @generated from message outpost.agent.v1.Hello
@@ -290,7 +362,7 @@ export type Hello = Message<"outpost.agent.v1.Hello"> & {
  * Use `create(HelloSchema)` to create a new message.
  */
 export const HelloSchema: GenMessage<Hello> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 6);
+  messageDesc(file_outpost_agent_v1_agent, 8);
 
 /**
  * @generated from message outpost.agent.v1.Welcome
@@ -327,7 +399,7 @@ export type Welcome = Message<"outpost.agent.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 7);
+  messageDesc(file_outpost_agent_v1_agent, 9);
 
 /**
  * @generated from message outpost.agent.v1.Heartbeat
@@ -349,7 +421,7 @@ export type Heartbeat = Message<"outpost.agent.v1.Heartbeat"> & {
  * Use `create(HeartbeatSchema)` to create a new message.
  */
 export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 8);
+  messageDesc(file_outpost_agent_v1_agent, 10);
 
 /**
  * @generated from message outpost.agent.v1.AgentStatus
@@ -396,7 +468,7 @@ export type AgentStatus = Message<"outpost.agent.v1.AgentStatus"> & {
  * Use `create(AgentStatusSchema)` to create a new message.
  */
 export const AgentStatusSchema: GenMessage<AgentStatus> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 9);
+  messageDesc(file_outpost_agent_v1_agent, 11);
 
 /**
  * @generated from message outpost.agent.v1.DesiredState
@@ -420,7 +492,7 @@ export type DesiredState = Message<"outpost.agent.v1.DesiredState"> & {
  * Use `create(DesiredStateSchema)` to create a new message.
  */
 export const DesiredStateSchema: GenMessage<DesiredState> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 10);
+  messageDesc(file_outpost_agent_v1_agent, 12);
 
 /**
  * @generated from message outpost.agent.v1.PipelineAssignment
@@ -456,7 +528,7 @@ export type PipelineAssignment = Message<"outpost.agent.v1.PipelineAssignment"> 
  * Use `create(PipelineAssignmentSchema)` to create a new message.
  */
 export const PipelineAssignmentSchema: GenMessage<PipelineAssignment> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 11);
+  messageDesc(file_outpost_agent_v1_agent, 13);
 
 /**
  * @generated from message outpost.agent.v1.AppliedPipeline
@@ -495,7 +567,7 @@ export type AppliedPipeline = Message<"outpost.agent.v1.AppliedPipeline"> & {
  * Use `create(AppliedPipelineSchema)` to create a new message.
  */
 export const AppliedPipelineSchema: GenMessage<AppliedPipeline> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 12);
+  messageDesc(file_outpost_agent_v1_agent, 14);
 
 /**
  * @generated from message outpost.agent.v1.AppliedReport
@@ -517,7 +589,7 @@ export type AppliedReport = Message<"outpost.agent.v1.AppliedReport"> & {
  * Use `create(AppliedReportSchema)` to create a new message.
  */
 export const AppliedReportSchema: GenMessage<AppliedReport> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 13);
+  messageDesc(file_outpost_agent_v1_agent, 15);
 
 /**
  * @generated from message outpost.agent.v1.Command
@@ -563,7 +635,7 @@ export type Command = Message<"outpost.agent.v1.Command"> & {
  * Use `create(CommandSchema)` to create a new message.
  */
 export const CommandSchema: GenMessage<Command> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 14);
+  messageDesc(file_outpost_agent_v1_agent, 16);
 
 /**
  * @generated from message outpost.agent.v1.RunNow
@@ -580,7 +652,7 @@ export type RunNow = Message<"outpost.agent.v1.RunNow"> & {
  * Use `create(RunNowSchema)` to create a new message.
  */
 export const RunNowSchema: GenMessage<RunNow> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 15);
+  messageDesc(file_outpost_agent_v1_agent, 17);
 
 /**
  * @generated from message outpost.agent.v1.Probe
@@ -616,7 +688,7 @@ export type Probe = Message<"outpost.agent.v1.Probe"> & {
  * Use `create(ProbeSchema)` to create a new message.
  */
 export const ProbeSchema: GenMessage<Probe> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 16);
+  messageDesc(file_outpost_agent_v1_agent, 18);
 
 /**
  * Replays quarantined rows through the pipeline's current version, as a run with trigger
@@ -644,7 +716,7 @@ export type ReplayQuarantine = Message<"outpost.agent.v1.ReplayQuarantine"> & {
  * Use `create(ReplayQuarantineSchema)` to create a new message.
  */
 export const ReplayQuarantineSchema: GenMessage<ReplayQuarantine> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 17);
+  messageDesc(file_outpost_agent_v1_agent, 19);
 
 /**
  * Counts and a sample of the rows quarantined at the site.
@@ -677,7 +749,7 @@ export type ListQuarantine = Message<"outpost.agent.v1.ListQuarantine"> & {
  * Use `create(ListQuarantineSchema)` to create a new message.
  */
 export const ListQuarantineSchema: GenMessage<ListQuarantine> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 18);
+  messageDesc(file_outpost_agent_v1_agent, 20);
 
 /**
  * @generated from message outpost.agent.v1.CommandResult
@@ -711,7 +783,7 @@ export type CommandResult = Message<"outpost.agent.v1.CommandResult"> & {
  * Use `create(CommandResultSchema)` to create a new message.
  */
 export const CommandResultSchema: GenMessage<CommandResult> = /*@__PURE__*/
-  messageDesc(file_outpost_agent_v1_agent, 19);
+  messageDesc(file_outpost_agent_v1_agent, 21);
 
 /**
  * @generated from enum outpost.agent.v1.ApplyState
@@ -787,6 +859,8 @@ export const AgentService: GenService<{
   /**
    * One bidirectional stream per connected agent. The agent authenticates with metadata
    * `authorization: Bearer <credential>` and `x-outpost-agent-id: <agent id>`, then sends Hello.
+   * When the control plane issues client certificates, the stream's TLS client certificate must
+   * also be the one issued to that agent (EnrollResponse.client_certificate, or a renewal).
    *
    * @generated from rpc outpost.agent.v1.AgentService.Sync
    */

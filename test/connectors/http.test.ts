@@ -240,6 +240,24 @@ describe('http source', () => {
     expect(shape.report.errors[0]?.message).toContain('records_path data is object, not an array of records')
   })
 
+  it('refuses a response body over max_response_bytes, declared or streamed', async () => {
+    const big = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, pad: 'x'.repeat(50) })))
+    routes.set('/big', (_req, _url, res) => json(res, JSON.parse(big)))
+    routes.set('/big-chunked', (_req, _url, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      for (let i = 0; i < big.length; i += 4096) res.write(big.slice(i, i + 4096))
+      res.end()
+    })
+    for (const path of ['/big', '/big-chunked']) {
+      const r = await load(`{ type: http, url: "${base}${path}", max_response_bytes: 65536 }`)
+      expect(r.report.status).toBe('failed')
+      expect(r.report.errors[0]?.message).toMatch(/sent a response of .*over max_response_bytes \(65536\)/)
+      expect(r.report.rowsRead).toBe(0)
+    }
+    const fits = await load(`{ type: http, url: "${base}/big" }`)
+    expect(fits.report.rowsRead).toBe(2000)
+  })
+
   it('never puts a resolved secret into the run report', async () => {
     const r = await load(`{ type: http, url: "${base}/bearer?leak=\${secret:TOKEN}", records_path: data }`)
     expect(JSON.stringify(r.report)).not.toContain('s3cret-token')

@@ -201,10 +201,37 @@ class Requester {
           false,
         )
       }
-      const buffer = await response.arrayBuffer()
-      return { body: new Uint8Array(buffer), link: response.headers.get('link') }
+      return {
+        body: await boundedBody(response, url, options.max_response_bytes),
+        link: response.headers.get('link'),
+      }
     }
   }
+}
+
+/** Reads a response body, refusing one over `limit` bytes before holding more than that. */
+async function boundedBody(response: Response, url: URL, limit: number): Promise<Uint8Array> {
+  const tooLarge = (size: string) =>
+    new SourceError(
+      `${url.origin}${url.pathname} sent a response of ${size}, over max_response_bytes (${limit})`,
+      false,
+    )
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => {})
+    throw tooLarge(`${declared} bytes`)
+  }
+  const parts: Uint8Array[] = []
+  let size = 0
+  for await (const part of response.body ?? []) {
+    size += part.byteLength
+    if (size > limit) {
+      await response.body?.cancel().catch(() => {})
+      throw tooLarge(`more than ${limit} bytes`)
+    }
+    parts.push(part)
+  }
+  return Buffer.concat(parts, size)
 }
 
 export const httpSource = defineSource<HttpOptions>({

@@ -107,5 +107,12 @@ export const httpSourceSpec = defineConnectorSpec({
       .describe('Retries of one request on 429, 5xx and network errors (Retry-After is honoured).'),
     timeout: duration.prefault('30s').describe('Per request.'),
     max_pages: z.number().int().min(1).default(10_000).describe('Stop a run after this many pages.'),
+    max_response_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 ** 3)
+      .default(64 * 1024 ** 2)
+      .describe('Refuse a response body larger than this (bytes; default 64 MiB): the run fails, naming it.'),
   },
 })

@@ -38,7 +38,7 @@ const report = join(root, 'test-results/vitest.json')
 rmSync(report, { force: true })
 mkdirSync(join(root, 'test-results'), { recursive: true })
 process.stderr.write('\n== vitest\n')
-spawnSync(
+const vitest = spawnSync(
   bin('vitest'),
   ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
   {
@@ -51,6 +51,11 @@ try {
   results.passed += data.numPassedTests
   results.failed += data.numFailedTests + (data.numRuntimeErrorTests ?? 0)
   if (data.numFailedTests > 0) results.failures.push(`${data.numFailedTests} vitest test(s)`)
+  // Vitest also fails a run for errors outside any test: unhandled errors, failing hooks.
+  if (vitest.status !== 0 && results.failed === 0) {
+    results.failed++
+    results.failures.push('vitest reported errors outside the tests (unhandled errors or hooks; see above)')
+  }
   // A file that fails to load has no tests to count: count it as a failure.
   for (const file of data.testResults ?? []) {
     if (file.status === 'failed' && (file.assertionResults ?? []).length === 0) {

@@ -22,6 +22,9 @@ export async function createDatabase(prefix = 'outpost_t'): Promise<TestDatabase
   await admin.end()
   const url = ADMIN_URL.replace(/\/[^/]*$/, `/${name}`)
   const pool = new pg.Pool({ connectionString: url, max: 2 })
+  // DROP … WITH (FORCE) may end a connection the pool is still closing; without a listener the
+  // pool's 'error' event would be an uncaught exception in the test process.
+  pool.on('error', () => {})
   return {
     url,
     name,

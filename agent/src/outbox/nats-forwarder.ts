@@ -105,6 +105,11 @@ export class NatsForwarder {
         ...(settings.inboxPrefix ? { inboxPrefix: settings.inboxPrefix } : {}),
         ...(settings.tls ? { tls: settings.tls } : {}),
       })
+      if (this.abort.signal.aborted) {
+        // Stopped while connecting: stop() did not wait for this attempt.
+        void nc.close().catch(() => {})
+        return false
+      }
       this.nc = nc
       this.js = jetstream(nc, { timeout: PUBLISH_TIMEOUT_MS })
       this.reconnecting = false
@@ -196,6 +201,9 @@ export class NatsForwarder {
           { record: OutboxRecord; done: Promise<boolean> },
         ]
         const ok = await oldest.done
+        // Stopped meanwhile: the state may be closing. What was acknowledged but not removed is
+        // sent again next time, and dropped as a duplicate (Nats-Msg-Id, the central ledger).
+        if (signal.aborted) return
         inflight.delete(seq)
         inflightBytes -= oldest.record.bytes
         if (ok) {
@@ -211,7 +219,7 @@ export class NatsForwarder {
       if (failure !== undefined) {
         // Let the rest settle, keep what was acknowledged, and start again from the oldest.
         for (const { record, done } of inflight.values()) {
-          if (await done) {
+          if ((await done) && !signal.aborted) {
             await outbox.remove([record])
             this.published++
           }
@@ -246,7 +254,9 @@ export class NatsForwarder {
       await sleep(50)
     this.abort.abort()
     this.options.outbox.off('append', this.onAppend)
-    await this.loop?.catch(() => {})
+    // A connection attempt in flight (up to its 5 s timeout, longer through TLS trouble) is not
+    // waited for: it closes itself when it ends.
+    await Promise.race([this.loop?.catch(() => {}), sleep(1000)])
     const nc = this.nc
     this.nc = undefined
     if (nc) await nc.close().catch(() => {})

@@ -33,6 +33,7 @@ export class AgentStateHistory {
    */
   private readonly recorded = new Map<string, string>()
   private timer: NodeJS.Timeout | undefined
+  private stopped = false
 
   constructor(
     private readonly store: Store,
@@ -53,11 +54,14 @@ export class AgentStateHistory {
   /** Stops the stale check and waits for the writes in flight (before the store closes). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer)
+    // Streams closing while the process stops still announce their agents: the store is closing.
+    this.stopped = true
     await Promise.all(this.chains.values())
   }
 
   /** Records the agent's current state (at `at`, default now) when it changed. */
   observe(agent: AgentRecord, at = Date.now()): Promise<void> {
+    if (this.stopped) return Promise.resolve()
     const entry = stateEntry(agent, at)
     // Just enrolled, never connected: its history starts when it first connects.
     if (entry.state === 'offline' && agent.lastSeenAt === undefined) return Promise.resolve()

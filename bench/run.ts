@@ -16,6 +16,7 @@ const MYSQL_URL = `mysql://${MYSQL.user}@${MYSQL.host}:${MYSQL.port}/${MYSQL.dat
 
 import { fmt, fmtMeasurement, type Measurement, measure } from './lib/stats.js'
 import { centralPath } from './scenarios/central.js'
+import { consoleBudgets } from './scenarios/console.js'
 import {
   available,
   csvParseRaw,
@@ -86,13 +87,69 @@ async function timed<T>(what: string, fn: () => Promise<T>): Promise<T | undefin
 
 const m = (fn: () => number | Promise<number>) => measure({ runs, warmup }, async () => fn())
 
-log(`Outpost benchmarks: ${rows.toLocaleString()} rows, ${runs} runs after ${warmup} warm-up`)
-const data = await benchCsv(join(root, 'bench/data'), rows)
-log(`data: ${data.path} (${(data.bytes / 2 ** 20).toFixed(1)} MiB)`)
+log(
+  values.only?.toLowerCase() === 'console'
+    ? 'Outpost benchmarks: the console'
+    : `Outpost benchmarks: ${rows.toLocaleString()} rows, ${runs} runs after ${warmup} warm-up`,
+)
+
+if (wanted('console')) {
+  const budgets = await timed('console: bundle, first render, fleet table at 10,000 agents', () =>
+    consoleBudgets(root, { loads: quick ? 3 : 7, repeats: quick ? 3 : 9 }),
+  )
+  if (budgets) {
+    const one = (v: number): Measurement => ({ median: v, min: v, max: v, samples: [v] })
+    const budget = (limit: number, unit: string) => ({ name: `budget ${limit} ${unit}`, value: one(limit) })
+    results.push({
+      scenario: 'Console JavaScript, gzipped (every .js file it serves)',
+      unit: 'KiB',
+      lowerIsBetter: true,
+      outpost: one(budgets.gzipKiB),
+      limit: budget(250, 'KiB'),
+      peers: [],
+    })
+    for (const r of budgets.firstRender)
+      results.push({
+        scenario: `Console first meaningful render, ${r.agents.toLocaleString()} agents (navigation → fleet rows, loopback, headless Chromium)`,
+        unit: 'ms',
+        lowerIsBetter: true,
+        outpost: r.ms,
+        limit: budget(1000, 'ms'),
+        peers: [],
+        note: `the page asked for the agent list at ${fmtMeasurement(r.listAsked, 'ms')} and had all of it at ${fmtMeasurement(r.listReceived, 'ms')} after navigation; the rest is the browser's work`,
+      })
+    results.push({
+      scenario: `… of which GET /api/v1/agents with ${budgets.agents.toLocaleString()} agents (${(budgets.agentsApi.bytes / 2 ** 20).toFixed(1)} MiB of JSON, from Node)`,
+      unit: 'ms',
+      lowerIsBetter: true,
+      outpost: budgets.agentsApi.ms,
+      peers: [],
+    })
+    for (const [what, m] of [
+      ['a search', budgets.search],
+      ['a click on a sort header', budgets.sort],
+      ['a change of the state filter', budgets.filter],
+    ] as const)
+      results.push({
+        scenario: `Fleet table at ${budgets.agents.toLocaleString()} agents: ${what} → the frame that shows the result`,
+        unit: 'ms',
+        lowerIsBetter: true,
+        outpost: m,
+        peers: [],
+      })
+  }
+}
+
+// `--only console` needs no CSV.
+const needsData = values.only?.toLowerCase() !== 'console'
+const data = needsData ? await benchCsv(join(root, 'bench/data'), rows) : { path: '', bytes: 0, rows: 0 }
+if (needsData) log(`data: ${data.path} (${(data.bytes / 2 ** 20).toFixed(1)} MiB)`)
 const nats = await startNats()
 
 try {
-  const parseLimit = await timed('csv-parse raw', () => m(() => csvParseRaw(data.path, rows)))
+  const parseLimit = needsData
+    ? await timed('csv-parse raw', () => m(() => csvParseRaw(data.path, rows)))
+    : undefined
 
   if (wanted('csv → file')) {
     const outpost = await timed('outpost csv → file', () =>
@@ -389,4 +446,4 @@ if (write) {
   writeFileSync(join(root, 'bench/RESULTS.md'), report)
   log('wrote bench/RESULTS.md')
 }
-log(`${fmt(rows, 'rows/s').replace(' rows/s', '')} rows benchmarked`)
+if (needsData) log(`${fmt(rows, 'rows/s').replace(' rows/s', '')} rows benchmarked`)

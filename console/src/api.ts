@@ -169,8 +169,38 @@ export interface Principal {
   role: 'viewer' | 'operator' | 'admin'
 }
 
+/** Thresholds of the alert rules (GET /alerts/settings); durations as `<ms>ms`. */
+export interface AlertSettings {
+  agentOfflineAfter: string
+  runFailuresInARow: number
+  outboxAge: string
+  diskBudgetRatio: number
+}
+
+/** One of an agent's state changes (GET /agents/:id/history), newest first. */
+export interface AgentStateChange {
+  state: Agent['state']
+  at: number
+  /** When the next state began; absent for the current one. */
+  until?: number
+  durationMs: number
+  causes: string[]
+  reasons: string[]
+}
+
 /** The API refused the token (unknown, revoked or expired): sign in again. */
 export class UnauthorizedError extends Error {}
+
+/** The API refused the request; `errors` names each field that is wrong. */
+export class ProblemError extends Error {
+  constructor(
+    message: string,
+    readonly errors: { path: string; message: string }[] = [],
+  ) {
+    super(message)
+    this.name = 'ProblemError'
+  }
+}
 
 const TOKEN_KEY = 'outpost.token'
 
@@ -203,8 +233,11 @@ export class ApiClient {
     })
     if (response.status === 401) throw new UnauthorizedError('the API token was refused')
     if (!response.ok) {
-      const problem = (await response.json().catch(() => ({}))) as { detail?: string }
-      throw new Error(problem.detail ?? `${path}: HTTP ${response.status}`)
+      const problem = (await response.json().catch(() => ({}))) as {
+        detail?: string
+        errors?: { path: string; message: string }[]
+      }
+      throw new ProblemError(problem.detail ?? `${path}: HTTP ${response.status}`, problem.errors)
     }
     return (await response.json()) as T
   }
@@ -267,6 +300,10 @@ export class ApiClient {
   acknowledge = (id: string) => this.post<Alert>(`/alerts/${encodeURIComponent(id)}/acknowledge`)
   resolve = (id: string) => this.post<Alert>(`/alerts/${encodeURIComponent(id)}/resolve`)
 
+  alertSettings = () => this.get<AlertSettings>('/alerts/settings')
+  setAlertSettings = (change: Partial<Record<keyof AlertSettings, unknown>>) =>
+    this.send<AlertSettings>('PUT', '/alerts/settings', change)
+
   agents = () => this.get<{ items: Agent[] }>('/agents').then((r) => r.items)
   agent = (id: string) => this.get<Agent>(`/agents/${encodeURIComponent(id)}`)
   agentMetrics = (id: string, minutes = 15) =>
@@ -277,6 +314,8 @@ export class ApiClient {
     this.get<{ items: Run[] }>(`/runs?agent=${encodeURIComponent(id)}&limit=${limit}`).then((r) => r.items)
   agentHistory = (id: string) =>
     this.get<{ items: AuditEntry[] }>(`/audit?target=${encodeURIComponent(id)}&limit=20`).then((r) => r.items)
+  agentStates = (id: string) =>
+    this.get<{ items: AgentStateChange[] }>(`/agents/${encodeURIComponent(id)}/history`).then((r) => r.items)
   agentAlerts = (id: string) =>
     this.get<{ items: Alert[] }>('/alerts?limit=200').then((r) => r.items.filter((a) => a.agentId === id))
   setLabels = (id: string, labels: Record<string, string>) =>
@@ -387,6 +426,17 @@ export function formatSchedule(schedule: unknown): string {
     if (s.cron) return `${s.cron}${s.timezone ? ` (${s.timezone})` : ''}`
   }
   return 'manual'
+}
+
+/** A span of milliseconds in words: 850 ms, 12 s, 5 min 3 s, 2 h 10 min, 3 d 4 h. */
+export function formatSpan(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`
+  if (s < 86400)
+    return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`
+  return `${Math.floor(s / 86400)} d${Math.floor((s % 86400) / 3600) ? ` ${Math.floor((s % 86400) / 3600)} h` : ''}`
 }
 
 /** How long a run took (so far, while it runs). */

@@ -1,15 +1,18 @@
 /**
  * One agent (#/agents/:id): health, what it runs against what it should, its rows and outbox over
- * the last 15 minutes, recent runs, its history (alerts and audit entries), probes at the site,
+ * the last 15 minutes, recent runs, its state timeline (online, degraded and why, offline, revoked),
+ * its history (alerts and audit entries), probes at the site,
  * labels and revocation. Controls follow the role: probes for operators, labels and revoke for admins.
  */
 import { css, html, LitElement, nothing, type PropertyValues } from 'lit'
 import {
   type Agent,
   type AgentSample,
+  type AgentStateChange,
   type Alert,
   type ApiClient,
   type AuditEntry,
+  formatSpan,
   type PipelineSummary,
   type Principal,
   type ProbeKind,
@@ -101,6 +104,7 @@ export class OpAgentDetail extends LitElement {
     bucketMs: { state: true },
     runs: { state: true },
     history: { state: true },
+    states: { state: true },
     alerts: { state: true },
     error: { state: true },
     labelsError: { state: true },
@@ -121,6 +125,8 @@ export class OpAgentDetail extends LitElement {
   declare bucketMs: number
   declare runs: Run[]
   declare history: AuditEntry[]
+  /** State changes, newest first. */
+  declare states: AgentStateChange[]
   declare alerts: Alert[]
   declare error: string
   declare labelsError: string
@@ -128,6 +134,7 @@ export class OpAgentDetail extends LitElement {
   declare probing: boolean
   declare notice: string
   private timer: number | undefined
+  private statesRetry: number | undefined
 
   constructor() {
     super()
@@ -140,6 +147,7 @@ export class OpAgentDetail extends LitElement {
     this.bucketMs = 10_000
     this.runs = []
     this.history = []
+    this.states = []
     this.alerts = []
     this.error = ''
     this.labelsError = ''
@@ -150,16 +158,23 @@ export class OpAgentDetail extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback()
-    this.timer = window.setInterval(() => void this.loadMetrics(), METRICS_REFRESH_MS)
+    this.timer = window.setInterval(() => {
+      void this.loadMetrics()
+      void this.loadStates()
+    }, METRICS_REFRESH_MS)
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback()
     window.clearInterval(this.timer)
+    window.clearTimeout(this.statesRetry)
   }
 
   override willUpdate(changed: PropertyValues<this>): void {
     if (changed.has('agentId') && this.agentId) void this.load()
+    // The live stream says the state changed: the timeline follows.
+    else if (changed.has('agent') && this.agent && this.agent.state !== this.states[0]?.state)
+      void this.loadStates()
     // A run the live stream reports for this agent joins the list at once.
     if (changed.has('liveRuns')) {
       const mine = this.liveRuns.filter((r) => r.agentId === this.agentId)
@@ -174,16 +189,18 @@ export class OpAgentDetail extends LitElement {
   private async load(): Promise<void> {
     const id = this.agentId
     try {
-      const [agent, runs, history, alerts] = await Promise.all([
+      const [agent, runs, history, alerts, states] = await Promise.all([
         this.api.agent(id),
         this.api.agentRuns(id),
         this.api.agentHistory(id),
         this.api.agentAlerts(id),
+        this.api.agentStates(id),
       ])
       if (id !== this.agentId) return
       this.agent ??= agent
       this.runs = runs
       this.history = history
+      this.states = states
       this.alerts = alerts
       this.error = ''
       await this.loadMetrics()
@@ -200,6 +217,25 @@ export class OpAgentDetail extends LitElement {
       this.bucketMs = metrics.bucketMs
     } catch {
       // The next refresh tries again; the rest of the page stays.
+    }
+  }
+
+  /**
+   * Reloads the state timeline. The change is recorded as it is announced, so a read right after
+   * the announcement may not have it yet: then it asks again shortly, a few times.
+   */
+  private async loadStates(attempt = 0): Promise<void> {
+    const id = this.agentId
+    if (!id) return
+    window.clearTimeout(this.statesRetry)
+    try {
+      const states = await this.api.agentStates(id)
+      if (id !== this.agentId) return
+      this.states = states
+      if (this.agent && states[0]?.state !== this.agent.state && attempt < 5)
+        this.statesRetry = window.setTimeout(() => void this.loadStates(attempt + 1), 1000)
+    } catch {
+      // The next refresh tries again.
     }
   }
 
@@ -337,6 +373,29 @@ export class OpAgentDetail extends LitElement {
     </section>`
   }
 
+  private renderStates() {
+    return html`<section class="card" aria-labelledby="states-title">
+      <h2 id="states-title">State timeline</h2>
+      ${
+        this.states.length === 0
+          ? html`<p class="muted">No state change recorded yet.</p>`
+          : html`<table data-testid="detail-states">
+              <thead><tr><th scope="col">State</th><th scope="col">Since</th><th scope="col">For</th><th scope="col">Why</th></tr></thead>
+              <tbody>
+                ${this.states.map(
+                  (e) => html`<tr data-state=${e.state}>
+                    <td><span class="badge ${e.state}">${e.state}</span></td>
+                    <td><time datetime=${new Date(e.at).toISOString()} title=${new Date(e.at).toLocaleString()}>${timeAgo(e.at, this.now)}</time></td>
+                    <td>${formatSpan(e.until === undefined ? Math.max(e.durationMs, this.now - e.at) : e.durationMs)}${e.until === undefined ? ' so far' : ''}</td>
+                    <td>${e.reasons.length > 0 ? e.reasons.join('; ') : html`<span class="muted">-</span>`}</td>
+                  </tr>`,
+                )}
+              </tbody>
+            </table>`
+      }
+    </section>`
+  }
+
   private renderHistory() {
     const entries = [
       ...this.alerts.map((a) => ({
@@ -449,6 +508,7 @@ export class OpAgentDetail extends LitElement {
               <h2 id="agent-runs-title">Recent runs</h2>
               <op-runs-table .runs=${this.runs} .now=${this.now}></op-runs-table>
             </section>
+            ${this.renderStates()}
             ${this.renderHistory()}
             ${role !== 'viewer' && a.state !== 'revoked' ? this.renderProbe(a) : nothing}
             ${role === 'admin' ? this.renderAdmin(a) : nothing}`

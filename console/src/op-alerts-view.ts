@@ -1,26 +1,55 @@
-import { html, LitElement } from 'lit'
-import type { Alert } from './api.js'
+import { css, html, LitElement } from 'lit'
+import type { Alert, ApiClient } from './api.js'
 import { timeAgo } from './api.js'
 import { baseStyles } from './styles.js'
+import './op-alert-settings.js'
 
-/** Open alerts (firing and acknowledged), with acknowledge and resolve for operators. */
+/**
+ * Open alerts (firing and acknowledged), with acknowledge and resolve for operators; and the
+ * thresholds of the rules, which admins change.
+ */
 export class OpAlertsView extends LitElement {
-  static override styles = [baseStyles]
+  static override styles = [
+    baseStyles,
+    css`
+      details {
+        margin-top: 0.75rem;
+      }
+      summary {
+        cursor: pointer;
+        font-weight: 600;
+      }
+      summary:focus-visible {
+        outline: 2px solid #1d4ed8;
+        outline-offset: 2px;
+      }
+    `,
+  ]
   static override properties = {
     alerts: { attribute: false },
+    api: { attribute: false },
     now: { type: Number },
     canAct: { type: Boolean },
+    canEditRules: { type: Boolean },
+    rulesOpen: { state: true },
   }
 
   declare alerts: Alert[]
+  declare api: ApiClient | undefined
   declare now: number
   declare canAct: boolean
+  declare canEditRules: boolean
+  /** The rules are loaded (and their controls exist) only while they are shown. */
+  declare rulesOpen: boolean
 
   constructor() {
     super()
     this.alerts = []
+    this.api = undefined
     this.now = Date.now()
     this.canAct = false
+    this.canEditRules = false
+    this.rulesOpen = false
   }
 
   private act(action: 'acknowledge' | 'resolve', alert: Alert): void {
@@ -61,6 +90,10 @@ export class OpAlertsView extends LitElement {
             </tbody>
           </table>`
       }
+      <details @toggle=${(e: Event) => (this.rulesOpen = (e.target as HTMLDetailsElement).open)}>
+        <summary>Alert rules</summary>
+        ${this.rulesOpen ? html`<op-alert-settings .api=${this.api} .canEdit=${this.canEditRules}></op-alert-settings>` : ''}
+      </details>
     </section>`
   }
 }

@@ -423,8 +423,10 @@ export class OpApp extends LitElement {
     const canAct = principal.role !== 'viewer'
     return html`<op-alerts-view
         .alerts=${this.alerts}
+        .api=${this.api}
         .now=${this.now}
         .canAct=${canAct}
+        .canEditRules=${principal.role === 'admin'}
         @alert-action=${(e: CustomEvent<{ action: 'acknowledge' | 'resolve'; id: string }>) => void this.onAlertAction(e.detail)}
       ></op-alerts-view>
       <op-rollouts-view

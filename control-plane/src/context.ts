@@ -5,6 +5,7 @@ import type { EventBus } from './events.js'
 import type { AlertManager } from './fleet/alerts.js'
 import type { PipelineCatalog } from './fleet/catalog.js'
 import type { RolloutController } from './fleet/rollouts.js'
+import type { AgentStateHistory } from './fleet/state-history.js'
 import type { SessionRegistry } from './grpc/sessions.js'
 import type { CentralIngest } from './ingest/central.js'
 import type { TelemetryIngest } from './ingest/telemetry.js'
@@ -27,6 +28,8 @@ export interface ControlPlaneContext {
   audit: Audit
   rollouts: RolloutController
   alerts: AlertManager
+  /** Records each agent's state changes. */
+  stateHistory: AgentStateHistory
   /** Served at /metrics. */
   prometheus?: PromMetrics
 }

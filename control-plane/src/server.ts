@@ -19,6 +19,7 @@ import {
 } from './fleet/alerts.js'
 import { PipelineCatalog } from './fleet/catalog.js'
 import { RolloutController } from './fleet/rollouts.js'
+import { AgentStateHistory } from './fleet/state-history.js'
 import { registerAgentService } from './grpc/agent-service.js'
 import { AgentCertificateAuthority } from './grpc/client-certificates.js'
 import { SessionRegistry } from './grpc/sessions.js'
@@ -124,11 +125,17 @@ export class ControlPlane {
     const store: Store =
       options.store ??
       (options.storeUrl ? await PostgresStore.open(options.storeUrl) : new LmdbStore(options.dataDir))
-    // Nobody is connected to a process that just started (with replicas, others may be).
+    const events = new EventBus()
+    const stateHistory = new AgentStateHistory(store, events, log.child({ component: 'state-history' }))
+    // Nobody is connected to a process that just started (with replicas, others may be). The
+    // agents it had went offline when it stopped, last heard of then.
     if (!store.onChange)
       for (const agent of await store.listAgents())
-        if (agent.connected) await store.putAgent({ ...agent, connected: false })
-    const events = new EventBus()
+        if (agent.connected) {
+          const offline = { ...agent, connected: false }
+          await store.putAgent(offline)
+          await stateHistory.observe(offline, agent.lastSeenAt ?? Date.now())
+        }
     const catalog = new PipelineCatalog(store, events)
     const sessions = new SessionRegistry(store, catalog)
     const natsAuth = options.natsAuth ? NatsAuth.load(options.natsAuth) : undefined
@@ -180,6 +187,7 @@ export class ControlPlane {
       audit,
       rollouts,
       alerts,
+      stateHistory,
       prometheus: controlPlaneMetrics(store, sessions, events),
     }
     await bootstrapAdminToken(store, options.dataDir, log)
@@ -225,6 +233,7 @@ export class ControlPlane {
         server.once('error', reject)
       },
     )
+    stateHistory.start()
     ingest.start()
     central.start()
     rollouts.start()
@@ -274,6 +283,7 @@ export class ControlPlane {
     await new Promise<void>((resolve) => this.http.close(() => resolve()))
     await this.context.nats.close()
     await this.context.warehouse.close()
+    await this.context.stateHistory.stop()
     await this.context.store.close()
   }
 }

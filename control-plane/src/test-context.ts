@@ -10,6 +10,7 @@ import { EventBus } from './events.js'
 import { AlertManager } from './fleet/alerts.js'
 import { PipelineCatalog } from './fleet/catalog.js'
 import { RolloutController } from './fleet/rollouts.js'
+import { AgentStateHistory } from './fleet/state-history.js'
 import { hashSecret } from './grpc/credentials.js'
 import { SessionRegistry } from './grpc/sessions.js'
 import { CentralIngest } from './ingest/central.js'
@@ -40,7 +41,10 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
   const warehouse = new ParquetWarehouse(mkdtempSync(join(tmpdir(), 'outpost-wh-test-')), log)
   const central = new CentralIngest(nats, warehouse, store, events, log)
   const audit = auditTo(store, log, events)
+  const stateHistory = new AgentStateHistory(store, events, log)
+  stateHistory.start()
   return {
+    stateHistory,
     rollouts: new RolloutController(store, events, audit, log),
     alerts: new AlertManager(store, events, audit, log),
     central,
@@ -55,6 +59,7 @@ export function testContext(): ControlPlaneContext & { close(): Promise<void> } 
     audit,
     async close() {
       await nats.close()
+      await stateHistory.stop()
       await store.close()
     },
   }

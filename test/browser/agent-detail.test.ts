@@ -246,6 +246,10 @@ describe('agent and run detail', () => {
     await dialog.getByRole('button', { name: 'Revoke', exact: true }).click()
     await expect.poll(() => page.getByTestId('detail-state').textContent()).toBe('revoked')
     expect(await page.getByTestId('detail-notice').textContent()).toContain('Agent revoked')
+    // The state timeline starts with the revocation.
+    await expect
+      .poll(() => page.getByTestId('detail-states').locator('tbody tr').first().getAttribute('data-state'))
+      .toBe('revoked')
     // The control plane refuses the agent from then on.
     const stored = await api<{ state: string }>(cp.api, 'GET', `/api/v1/agents/${agentId}`)
     expect(stored.body.state).toBe('revoked')

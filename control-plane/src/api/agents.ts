@@ -11,6 +11,7 @@ import { Hono } from 'hono'
 import type { ControlPlaneContext } from '../context.js'
 import { agentView } from '../fleet/views.js'
 import { THROUGHPUT_BUCKET_MS } from '../ingest/telemetry.js'
+import { AGENT_HISTORY_LIMIT } from '../store/types.js'
 import { badRequest, notFound } from './problem.js'
 
 const STATES = ['online', 'degraded', 'offline', 'revoked']
@@ -109,6 +110,25 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
       ])
     const since = Date.now() - minutes * 60_000
     return c.json({ bucketMs: THROUGHPUT_BUCKET_MS, points: await ctx.store.agentSeries(id, since) })
+  })
+
+  // State changes, newest first: each with how long it lasted (the current one: so far).
+  app.get('/:id/history', async (c) => {
+    const id = c.req.param('id')
+    if (!(await ctx.store.getAgent(id))) throw notFound(`agent ${id}`)
+    const limit = Number(c.req.query('limit') ?? AGENT_HISTORY_LIMIT)
+    if (!Number.isInteger(limit) || limit < 1 || limit > AGENT_HISTORY_LIMIT)
+      throw badRequest(`limit must be an integer from 1 to ${AGENT_HISTORY_LIMIT}`, [
+        { path: 'limit', message: `expected 1-${AGENT_HISTORY_LIMIT}` },
+      ])
+    const now = Date.now()
+    const entries = await ctx.store.agentStateHistory(id, limit)
+    return c.json({
+      items: entries.map(({ agentId: _, ...entry }, i) => {
+        const until = entries[i - 1]?.at
+        return { ...entry, ...(until === undefined ? {} : { until }), durationMs: (until ?? now) - entry.at }
+      }),
+    })
   })
 
   app.post('/:id/commands', async (c) => {

@@ -86,6 +86,13 @@ export const ROUTES: readonly RouteDoc[] = [
       query: { minutes: 'how far back, 1-360 (default 15)' },
     },
   ),
+  r(
+    'GET',
+    '/agents/:id/history',
+    'viewer',
+    "The agent's state changes, newest first: state, since, until, duration, why it was degraded.",
+    { query: { limit: 'how many, 1-200 (default 200)' } },
+  ),
   r('PATCH', '/agents/:id', 'admin', "Set an agent's labels or name.", { body: 'agentPatch' }),
   r('POST', '/agents/:id/revoke', 'admin', 'Revoke an agent: its stream closes, its credential is refused.'),
   r('POST', '/agents/:id/commands', 'operator', 'Send a command to a connected agent.', { body: 'command' }),

@@ -15,17 +15,36 @@ export interface AgentView extends Omit<AgentRecord, 'credentialHash'> {
   drift: DriftEntry[]
 }
 
+/** One reason a connected agent is degraded: a stable key (for history and alerts) and words. */
+export interface DegradedCause {
+  cause: string
+  reason: string
+}
+
 /** Why a connected agent is degraded: failing runs, a pipeline it cannot apply, a backlog, a full disk. */
-export function degradedReasons(agent: AgentRecord): string[] {
+export function degradedCauses(agent: AgentRecord): DegradedCause[] {
   const s = agent.status
-  const reasons: string[] = []
-  if ((s?.runsFailedRecently ?? 0) > 0) reasons.push(`${s?.runsFailedRecently} runs failed recently`)
-  for (const p of agent.applied) if (p.state === 'failed') reasons.push(`cannot apply ${p.name}@${p.version}`)
+  const causes: DegradedCause[] = []
+  if ((s?.runsFailedRecently ?? 0) > 0)
+    causes.push({ cause: 'runs_failed', reason: `${s?.runsFailedRecently} runs failed recently` })
+  for (const p of agent.applied)
+    if (p.state === 'failed')
+      causes.push({ cause: `cannot_apply:${p.name}`, reason: `cannot apply ${p.name}@${p.version}` })
   if ((s?.outboxOldestAgeMs ?? 0) > BACKLOG_AGE_MS)
-    reasons.push(`oldest undelivered batch is ${Math.round((s?.outboxOldestAgeMs ?? 0) / 60_000)} min old`)
+    causes.push({
+      cause: 'backlog',
+      reason: `oldest undelivered batch is ${Math.round((s?.outboxOldestAgeMs ?? 0) / 60_000)} min old`,
+    })
   if (s?.diskBudgetBytes && s.outboxBytes > 0.8 * s.diskBudgetBytes)
-    reasons.push(`outbox at ${Math.round((100 * s.outboxBytes) / s.diskBudgetBytes)} % of its disk budget`)
-  return reasons
+    causes.push({
+      cause: 'disk_budget',
+      reason: `outbox at ${Math.round((100 * s.outboxBytes) / s.diskBudgetBytes)} % of its disk budget`,
+    })
+  return causes
+}
+
+export function degradedReasons(agent: AgentRecord): string[] {
+  return degradedCauses(agent).map((c) => c.reason)
 }
 
 /** An undelivered batch older than this means the backlog is not draining. */
@@ -38,9 +57,9 @@ export function isConnected(agent: AgentRecord, now = Date.now()): boolean {
   return agent.connected && (agent.lastSeenAt === undefined || now - agent.lastSeenAt < STALE_MS)
 }
 
-export function agentState(agent: AgentRecord): AgentStateName {
+export function agentState(agent: AgentRecord, now = Date.now()): AgentStateName {
   if (agent.revokedAt) return 'revoked'
-  if (!isConnected(agent)) return 'offline'
+  if (!isConnected(agent, now)) return 'offline'
   return degradedReasons(agent).length > 0 ? 'degraded' : 'online'
 }
 

@@ -3,7 +3,8 @@
  * behaviour for tokens, agents, pipeline versions, runs and throughput.
  */
 import { describe, expect, it } from 'vitest'
-import type { AgentRecord, RolloutRecord, RunRecord, Store, TokenRecord } from './types.js'
+import type { AgentRecord, AgentStateRecord, RolloutRecord, RunRecord, Store, TokenRecord } from './types.js'
+import { AGENT_HISTORY_LIMIT } from './types.js'
 
 const token = (over: Partial<TokenRecord> = {}): TokenRecord => ({
   id: 'tok-1',
@@ -231,6 +232,45 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       expect(await store.agentSeries('agt-a', now)).toHaveLength(1)
       expect(await store.agentSeries('agt-ab', 0)).toEqual([{ t: now, rowsRead: 99, rowsWritten: 99 }])
       expect(await store.agentSeries('agt-none', 0)).toEqual([])
+      await store.close()
+    })
+
+    it("keeps each agent's state changes apart, newest first, without repeats, and only the latest ones", async () => {
+      const store = await open()
+      const state = (agentId: string, at: number, s: AgentStateRecord['state'], causes: string[] = []) => ({
+        agentId,
+        at,
+        state: s,
+        causes,
+        reasons: causes.map((c) => `because ${c} (${at})`),
+      })
+      expect(await store.recordAgentState(state('agt-a', 1, 'online'))).toBe(true)
+      // The same state again (a heartbeat) adds nothing.
+      expect(await store.recordAgentState(state('agt-a', 2, 'online'))).toBe(false)
+      expect(await store.recordAgentState(state('agt-a', 3, 'degraded', ['backlog']))).toBe(true)
+      // Same causes in other words (the backlog grew older): no new entry.
+      expect(await store.recordAgentState(state('agt-a', 4, 'degraded', ['backlog']))).toBe(false)
+      expect(await store.recordAgentState(state('agt-a', 5, 'degraded', ['backlog', 'runs_failed']))).toBe(
+        true,
+      )
+      expect(await store.recordAgentState(state('agt-ab', 5, 'revoked'))).toBe(true)
+      expect(await store.recordAgentState(state('agt-a', 6, 'offline'))).toBe(true)
+      expect(await store.agentStateHistory('agt-a')).toEqual([
+        state('agt-a', 6, 'offline'),
+        state('agt-a', 5, 'degraded', ['backlog', 'runs_failed']),
+        state('agt-a', 3, 'degraded', ['backlog']),
+        state('agt-a', 1, 'online'),
+      ])
+      expect((await store.agentStateHistory('agt-a', 2)).map((e) => e.at)).toEqual([6, 5])
+      expect(await store.agentStateHistory('agt-ab')).toEqual([state('agt-ab', 5, 'revoked')])
+      expect(await store.agentStateHistory('agt-none')).toEqual([])
+      // Bounded: an agent that flaps keeps only its latest changes.
+      for (let i = 0; i < AGENT_HISTORY_LIMIT + 20; i++)
+        await store.recordAgentState(state('agt-f', 100 + i, i % 2 === 0 ? 'online' : 'offline'))
+      const kept = await store.agentStateHistory('agt-f', 1000)
+      expect(kept).toHaveLength(AGENT_HISTORY_LIMIT)
+      expect(kept[0]?.at).toBe(100 + AGENT_HISTORY_LIMIT + 19)
+      expect(kept.at(-1)?.at).toBe(120)
       await store.close()
     })
   })

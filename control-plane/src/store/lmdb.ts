@@ -5,6 +5,7 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 import type {
   AgentRecord,
   AgentSamplePoint,
+  AgentStateRecord,
   AlertRecord,
   AlertSettings,
   AlertState,
@@ -21,7 +22,7 @@ import type {
   ThroughputPoint,
   TokenRecord,
 } from './types.js'
-import { AGENT_SERIES_RETENTION_MS, DEFAULT_ALERT_SETTINGS } from './types.js'
+import { AGENT_HISTORY_LIMIT, AGENT_SERIES_RETENTION_MS, DEFAULT_ALERT_SETTINGS, sameState } from './types.js'
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
 const THROUGHPUT_RETENTION_MS = 7 * 86_400_000
@@ -38,6 +39,8 @@ export class LmdbStore implements Store {
   private readonly runsByStart: Database<string, [number, string]>
   private readonly metrics: Database<ThroughputPoint, number>
   private readonly agentSamples: Database<AgentSamplePoint, [string, number]>
+  /** Keyed by agent and a sequence number per agent. */
+  private readonly agentStates: Database<AgentStateRecord, [string, number]>
   private readonly deadLetters: Database<DeadLetterRecord, number>
   private readonly apiTokens: Database<ApiTokenRecord, string>
   private readonly apiTokenByHash: Database<string, string>
@@ -59,6 +62,7 @@ export class LmdbStore implements Store {
     this.runsByStart = this.root.openDB({ name: 'runs-by-start' })
     this.metrics = this.root.openDB({ name: 'throughput' })
     this.agentSamples = this.root.openDB({ name: 'agent-samples' })
+    this.agentStates = this.root.openDB({ name: 'agent-states' })
     this.deadLetters = this.root.openDB({ name: 'dead-letters' })
     this.apiTokens = this.root.openDB({ name: 'api-tokens' })
     this.apiTokenByHash = this.root.openDB({ name: 'api-token-by-hash' })
@@ -255,6 +259,34 @@ export class LmdbStore implements Store {
       this.agents.put(id, next)
       return next
     })
+  }
+
+  recordAgentState(entry: AgentStateRecord): Promise<boolean> {
+    return this.root.transaction(() => {
+      const range = {
+        start: [entry.agentId, Number.MAX_SAFE_INTEGER] as [string, number],
+        end: [entry.agentId, 0] as [string, number],
+        reverse: true,
+        limit: 1,
+      }
+      const last = [...this.agentStates.getRange(range)][0]
+      if (last && sameState(last.value, entry)) return false
+      const seq = (last?.key[1] ?? 0) + 1
+      this.agentStates.put([entry.agentId, seq], entry)
+      if (seq > AGENT_HISTORY_LIMIT) this.agentStates.remove([entry.agentId, seq - AGENT_HISTORY_LIMIT])
+      return true
+    })
+  }
+
+  async agentStateHistory(agentId: string, limit = AGENT_HISTORY_LIMIT): Promise<AgentStateRecord[]> {
+    return [
+      ...this.agentStates.getRange({
+        start: [agentId, Number.MAX_SAFE_INTEGER],
+        end: [agentId, 0],
+        reverse: true,
+        limit,
+      }),
+    ].map((e) => e.value)
   }
 
   addPipelineVersion(

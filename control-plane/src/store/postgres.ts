@@ -8,6 +8,7 @@ import pg from 'pg'
 import type {
   AgentRecord,
   AgentSamplePoint,
+  AgentStateRecord,
   AlertRecord,
   AlertSettings,
   AlertState,
@@ -24,7 +25,7 @@ import type {
   ThroughputPoint,
   TokenRecord,
 } from './types.js'
-import { AGENT_SERIES_RETENTION_MS, DEFAULT_ALERT_SETTINGS } from './types.js'
+import { AGENT_HISTORY_LIMIT, AGENT_SERIES_RETENTION_MS, DEFAULT_ALERT_SETTINGS, sameState } from './types.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outpost_meta (key text PRIMARY KEY, value jsonb NOT NULL);
@@ -38,6 +39,7 @@ CREATE INDEX IF NOT EXISTS outpost_runs_started ON outpost_runs (started_at DESC
 CREATE TABLE IF NOT EXISTS outpost_dead_letters (seq bigint PRIMARY KEY, doc jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_throughput (t bigint PRIMARY KEY, rows_read bigint NOT NULL, rows_written bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_agent_samples (agent_id text NOT NULL, t bigint NOT NULL, rows_read bigint NOT NULL, rows_written bigint NOT NULL, outbox_batches bigint, outbox_oldest_age_ms bigint, PRIMARY KEY (agent_id, t));
+CREATE TABLE IF NOT EXISTS outpost_agent_states (agent_id text NOT NULL, seq bigint NOT NULL, doc jsonb NOT NULL, PRIMARY KEY (agent_id, seq));
 CREATE TABLE IF NOT EXISTS outpost_audit (seq bigserial PRIMARY KEY, doc jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_rollouts (id text PRIMARY KEY, pipeline text NOT NULL, created_at bigint NOT NULL, doc jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS outpost_alerts (id text PRIMARY KEY, key text NOT NULL, state text NOT NULL, fired_at bigint NOT NULL, doc jsonb NOT NULL);
@@ -302,6 +304,33 @@ export class PostgresStore implements Store {
       await c.query('UPDATE outpost_agents SET doc = $2 WHERE id = $1', [id, next])
       return next
     })
+  }
+
+  recordAgentState(entry: AgentStateRecord): Promise<boolean> {
+    return this.tx(async (c) => {
+      // One writer per agent at a time, also before its first entry exists.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`agent-state:${entry.agentId}`])
+      const r = await c.query(
+        'SELECT seq, doc FROM outpost_agent_states WHERE agent_id = $1 ORDER BY seq DESC LIMIT 1',
+        [entry.agentId],
+      )
+      const last = r.rows[0] as { seq: string; doc: AgentStateRecord } | undefined
+      if (last && sameState(last.doc, entry)) return false
+      const seq = Number(last?.seq ?? 0) + 1
+      await c.query('INSERT INTO outpost_agent_states VALUES ($1, $2, $3)', [entry.agentId, seq, entry])
+      await c.query('DELETE FROM outpost_agent_states WHERE agent_id = $1 AND seq <= $2', [
+        entry.agentId,
+        seq - AGENT_HISTORY_LIMIT,
+      ])
+      return true
+    })
+  }
+
+  async agentStateHistory(agentId: string, limit = AGENT_HISTORY_LIMIT): Promise<AgentStateRecord[]> {
+    return this.docs('SELECT doc FROM outpost_agent_states WHERE agent_id = $1 ORDER BY seq DESC LIMIT $2', [
+      agentId,
+      limit,
+    ])
   }
 
   // --- pipelines, versions, rollouts ---

@@ -51,6 +51,28 @@ export interface AgentRecord {
   status?: AgentStatusRecord
 }
 
+/**
+ * One entry of an agent's state history: the state it entered and when. `causes` names why it is
+ * degraded (stable keys such as `runs_failed`), `reasons` says it in words as it was then.
+ */
+export interface AgentStateRecord {
+  agentId: string
+  state: AgentStateName
+  at: number
+  causes: string[]
+  reasons: string[]
+}
+
+/** State changes kept per agent (the oldest go first). */
+export const AGENT_HISTORY_LIMIT = 200
+
+/** Whether two history entries say the same: same state for the same causes. */
+export function sameState(a: AgentStateRecord, b: AgentStateRecord): boolean {
+  return (
+    a.state === b.state && a.causes.length === b.causes.length && a.causes.every((c, i) => c === b.causes[i])
+  )
+}
+
 export interface TokenRecord {
   id: string
   hash: string
@@ -301,6 +323,15 @@ export interface Store {
   listAgents(): Promise<AgentRecord[]>
   /** Read-modify-write of one agent; returns the new record, or undefined when it does not exist. */
   updateAgent(id: string, change: (agent: AgentRecord) => AgentRecord): Promise<AgentRecord | undefined>
+
+  /**
+   * Appends an agent's state unless its latest entry has the same state and causes (so callers
+   * may report the same state many times); keeps the latest AGENT_HISTORY_LIMIT entries per
+   * agent. Returns whether it appended.
+   */
+  recordAgentState(entry: AgentStateRecord): Promise<boolean>
+  /** The agent's state changes, newest first. */
+  agentStateHistory(agentId: string, limit?: number): Promise<AgentStateRecord[]>
 
   /**
    * Adds a version of a pipeline (creating the pipeline at version 1). With `expectedVersion`,

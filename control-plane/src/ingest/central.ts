@@ -114,23 +114,13 @@ export class CentralIngest {
       max_ack_pending: 256,
     })
     const consumer = await jetstream(nc).consumers.get(STREAMS.data.name, CONSUMERS.data)
-    // Two stages: while the warehouse loads one group (in its own process: PostgreSQL), the next
-    // group is fetched, decoded and converted here. Groups are written in order, one at a time,
-    // each acknowledged after its own commit.
-    let writing: Promise<void> = Promise.resolve()
     while (!this.stopped) {
       try {
         const group: JsMsg[] = []
         const fetched = await consumer.fetch({ max_messages: 32, expires: 2000 })
         for await (const m of fetched) group.push(m)
         if (group.length === 0) continue
-        const valid = await this.prepare(group)
-        await writing
-        // Failures are handled inside (redelivery or dead letter); this only keeps a rejection
-        // from going unhandled while the next group is fetched.
-        writing = this.write(valid).catch((error) =>
-          this.log.error('central write failed', { error: (error as Error).message }),
-        )
+        await this.write(await this.prepare(group))
       } catch (error) {
         if (this.stopped) break
         this.log.throttled('central-fetch', 60_000, 'warn', 'cannot fetch data batches; retrying', {
@@ -139,7 +129,6 @@ export class CentralIngest {
         await new Promise((r) => setTimeout(r, 1000))
       }
     }
-    await writing
   }
 
   /** Decodes and checks a group; what cannot be loaded goes to the dead-letter stream. */
@@ -152,7 +141,6 @@ export class CentralIngest {
         const agentId = parseSubject(m.subject)?.agentId ?? ''
         if ((await this.store.getAgent(agentId))?.revokedAt)
           throw new InvalidBatchError(`agent ${agentId} is revoked`)
-        this.warehouse.prepare?.(batch)
         valid.push({ message: m, batch })
       } catch (error) {
         await this.deadLetter(m, (error as Error).message)

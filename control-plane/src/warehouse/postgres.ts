@@ -17,28 +17,21 @@ export class PostgresWarehouse implements Warehouse {
     this.writer = new PgTableWriter(this.pool, log, LEDGER_TABLE)
   }
 
-  prepare(batch: WarehouseBatch): void {
-    batch.prepared ??= copyText(
-      batch.columns,
-      batch.rows,
-      batch.columns.map((c) => c.name),
-    )
-  }
-
   write(batches: WarehouseBatch[]): Promise<number> {
     return this.writer.write(
-      batches.map((b) => {
-        this.prepare(b)
-        return {
-          id: b.id,
-          agentId: b.agentId,
-          pipeline: b.pipeline,
-          columns: b.columns,
-          copy: b.prepared as string,
-          rows: b.rows.length,
-          targets: b.targets,
-        }
-      }),
+      batches.map((b) => ({
+        id: b.id,
+        agentId: b.agentId,
+        pipeline: b.pipeline,
+        columns: b.columns,
+        copy: copyText(
+          b.columns,
+          b.rows,
+          b.columns.map((c) => c.name),
+        ),
+        rows: b.rows.length,
+        targets: b.targets,
+      })),
     )
   }
 

@@ -19,18 +19,11 @@ export interface WarehouseBatch {
   columns: Column[]
   rows: Value[][]
   targets: WarehouseTarget[]
-  /** Rows in the warehouse's own load format, when made ahead by `prepare`. */
-  prepared?: string
 }
 
 export interface Warehouse {
   readonly kind: 'postgres' | 'parquet'
   readonly supportsUpsert: boolean
-  /**
-   * Converts a batch into the load format ahead of `write`, so that the control plane can do it
-   * for the next batches while the database loads the previous ones.
-   */
-  prepare?(batch: WarehouseBatch): void
   /** Writes the batches not written before, all in one transaction; returns how many were new. */
   write(batches: WarehouseBatch[]): Promise<number>
   /** Rows in a table (for tests and the API). */

@@ -261,6 +261,9 @@ export class ApiClient {
     )
   rollouts = () => this.get<{ items: Rollout[] }>('/rollouts').then((r) => r.items)
   rollout = (id: string) => this.get<Rollout>(`/rollouts/${encodeURIComponent(id)}`)
+  /** Rolls a pipeline out at one of its versions, e.g. back to an earlier one (a new rollout). */
+  rollOut = (pipeline: string, version: number) =>
+    this.post<Rollout>(`/pipelines/${encodeURIComponent(pipeline)}/rollouts`, { version })
   rolloutAction = (id: string, action: 'pause' | 'resume' | 'abort') =>
     this.post<Rollout>(`/rollouts/${encodeURIComponent(id)}/${action}`)
 

@@ -116,6 +116,17 @@ export class OpEditor extends LitElement {
     this.diff = (await this.api.diff(this.current, version)).diff
   }
 
+  /** Rolls the pipeline back to an earlier version: a new rollout of it to every agent. */
+  private async rollBack(version: number): Promise<void> {
+    const name = this.current
+    try {
+      const r = await this.api.rollOut(name, version)
+      this.message = `${name}: rollout ${r.id} back to version ${version} started`
+    } catch (error) {
+      this.message = `Not rolled back: ${(error as Error).message}`
+    }
+  }
+
   private async apply(e: SubmitEvent): Promise<void> {
     e.preventDefault()
     this.validate(this.text)
@@ -192,6 +203,13 @@ export class OpEditor extends LitElement {
                   (v) => html`<li>
                     v${v.version} by ${v.author}, ${new Date(v.createdAt).toLocaleString()}
                     <button type="button" @click=${() => void this.showDiff(v.version)}>Diff</button>
+                    ${
+                      this.canApply && v.version < Math.max(...this.history.map((h) => h.version))
+                        ? html`<button type="button" @click=${() => void this.rollBack(v.version)}>
+                            Roll back to v${v.version}
+                          </button>`
+                        : ''
+                    }
                   </li>`,
                 )}
             </ul>

@@ -132,6 +132,18 @@ describe('console', () => {
     await rollout.getByRole('button', { name: 'Abort' }).click()
     await expect.poll(() => rollout.getByTestId('rollout-state').textContent()).toBe('aborted')
     await screenshot(page, 'console-rollout-aborted')
+
+    // Version 3 to everyone, then back to version 1 from the version list: a new rollout.
+    await editor.fill(yaml.replace('every: 2s', 'every: 4s'))
+    await page.getByLabel('Roll out').selectOption('all')
+    await page.getByRole('button', { name: 'Apply' }).click()
+    await expect.poll(() => page.getByTestId('apply-result').textContent()).toMatch(/version 3 applied/)
+    await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('console-demo@3')
+    await page.getByRole('button', { name: 'Roll back to v1' }).click()
+    await expect
+      .poll(() => page.getByTestId('apply-result').textContent())
+      .toMatch(/console-demo: rollout rol-\w+ back to version 1 started/)
+    await expect.poll(() => row.textContent(), { timeout: 20_000 }).toContain('console-demo@1')
     await agent.process.stop()
     await expect.poll(() => row.getByTestId('agent-state').textContent(), { timeout: 20_000 }).toBe('offline')
 

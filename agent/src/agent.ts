@@ -219,8 +219,8 @@ export class Agent {
     })
     // Without a NATS credential yet, give the control plane a moment to issue one in its Welcome
     // (a NATS server with per-agent credentials would refuse the attempt); then try without.
-    if (identity.natsJwt || identity.natsUser) this.configureNats(identity.natsServers)
-    else setTimeout(() => this.configureNats(this.identity?.natsServers ?? []), 5000).unref()
+    if (identity.natsJwt || identity.natsUser) this.configureNats()
+    else setTimeout(() => this.configureNats(), 5000).unref()
 
     const outbox = this.outbox
     const pool = this.pool
@@ -451,12 +451,13 @@ export class Agent {
       this.identity = next
       await this.state.setIdentity(next)
     }
-    this.configureNats(next.natsServers)
+    this.configureNats()
   }
 
-  private configureNats(servers: string[]): void {
+  /** Points the forwarder at NATS with what the identity holds (servers, credential). */
+  private configureNats(): void {
     const identity = this.identity
-    const list = this.options.natsServers ?? servers
+    const list = this.options.natsServers ?? identity?.natsServers ?? []
     if (list.length === 0 || !identity || this.stopping.signal.aborted) return
     this.forwarder?.configure({
       servers: list,

@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { type NatsServer, startNats } from '../../test/helpers/nats.js'
+import { controlPlaneArgs } from '../../test/helpers/outpost.js'
 import { PG_URL, psql } from '../lib/env.js'
-import { BENCH_TOKEN, controlPlaneArgs, OUTPOST } from './outpost.js'
+import { BENCH_TOKEN, OUTPOST } from './outpost.js'
 
 function waitForLine(
   child: ChildProcess,
@@ -65,7 +66,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
   try {
     const cp = spawn(
       process.execPath,
-      controlPlaneArgs(join(work, 'cp'), nats.url, ['--warehouse-url', url]),
+      [OUTPOST, ...controlPlaneArgs(join(work, 'cp'), nats.url, ['--warehouse-url', url])],
       { env, stdio: ['ignore', 'pipe', 'inherit'] },
     )
     children.push(cp)

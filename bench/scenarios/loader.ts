@@ -17,8 +17,9 @@ import { CentralTargetSchema, DataBatchSchema } from '@outpost/shared/gen/outpos
 import pg from 'pg'
 import { copyText } from '../../agent/src/db/copy-text.js'
 import { startNats } from '../../test/helpers/nats.js'
+import { controlPlaneArgs } from '../../test/helpers/outpost.js'
 import { PG_URL, psql } from '../lib/env.js'
-import { BENCH_TOKEN, controlPlaneArgs } from './outpost.js'
+import { BENCH_TOKEN, OUTPOST } from './outpost.js'
 
 const COLUMNS: Column[] = [
   { name: 'id', type: 'int' },
@@ -131,7 +132,7 @@ export async function loaderAlone(rows: number): Promise<number> {
         ...(process.env.OUTPOST_BENCH_CPU_PROFILE
           ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OUTPOST_BENCH_CPU_PROFILE}`]
           : []),
-        ...(process.env.OUTPOST_BENCH_NODE_FLAGS ? process.env.OUTPOST_BENCH_NODE_FLAGS.split(' ') : []),
+        OUTPOST,
         ...controlPlaneArgs(join(work, 'cp'), nats.url, ['--warehouse-url', url]),
       ],
       {

@@ -2,29 +2,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
+import { controlPlaneArgs, OUTPOST_BIN as OUTPOST } from '../../test/helpers/outpost.js'
 
-export const OUTPOST = resolve('control-plane/dist/outpost.js')
+export { OUTPOST_BIN as OUTPOST } from '../../test/helpers/outpost.js'
 
 /** The admin API token the benchmark's control planes install (OUTPOST_BOOTSTRAP_TOKEN). */
 export const BENCH_TOKEN = 'opa_benchmark-admin-0123456789abcdef'
-
-/** `node` arguments of a control plane on free loopback ports. */
-export function controlPlaneArgs(dataDir: string, natsUrl: string, extra: string[] = []): string[] {
-  return [
-    OUTPOST,
-    'control-plane',
-    '--data-dir',
-    dataDir,
-    '--http-listen',
-    '127.0.0.1:0',
-    '--grpc-listen',
-    '127.0.0.1:0',
-    '--nats',
-    natsUrl,
-    ...extra,
-  ]
-}
 
 /** Runs a pipeline once with `outpost run --local`; rows/s from the run's own duration. */
 export function runLocal(work: string, spec: string, expectRows: number): number {
@@ -140,7 +124,7 @@ export async function agentStartupAndIdle(
 ): Promise<{ startupMs: number; rssMiB: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-agent-'))
   const env = { ...process.env, OUTPOST_LOG_FORMAT: 'json', OUTPOST_BOOTSTRAP_TOKEN: BENCH_TOKEN }
-  const cp = spawn(process.execPath, controlPlaneArgs(join(dir, 'cp'), natsUrl), {
+  const cp = spawn(process.execPath, [OUTPOST, ...controlPlaneArgs(join(dir, 'cp'), natsUrl)], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   })

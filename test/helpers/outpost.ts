@@ -91,6 +91,22 @@ export interface ControlPlaneHandle {
   dataDir: string
 }
 
+/** `outpost` arguments of a control plane on free loopback ports (tests and benchmarks). */
+export function controlPlaneArgs(dataDir: string, natsUrl: string, extra: string[] = []): string[] {
+  return [
+    'control-plane',
+    '--data-dir',
+    dataDir,
+    '--http-listen',
+    '127.0.0.1:0',
+    '--grpc-listen',
+    '127.0.0.1:0',
+    '--nats',
+    natsUrl,
+    ...extra,
+  ]
+}
+
 export async function startControlPlane(
   natsUrl: string,
   options: { dataDir?: string; heartbeatMs?: number; extraArgs?: string[] } = {},
@@ -98,20 +114,11 @@ export async function startControlPlane(
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'outpost-cp-'))
   const cp = outpost(
     'control-plane',
-    [
-      'control-plane',
-      '--data-dir',
-      dataDir,
-      '--http-listen',
-      '127.0.0.1:0',
-      '--grpc-listen',
-      '127.0.0.1:0',
-      '--nats',
-      natsUrl,
+    controlPlaneArgs(dataDir, natsUrl, [
       '--heartbeat',
       String(options.heartbeatMs ?? 1000),
       ...(options.extraArgs ?? []),
-    ],
+    ]),
     { OUTPOST_BOOTSTRAP_TOKEN: ADMIN_TOKEN },
   )
   const started = await cp.waitForLog((l) => l.msg === 'control plane started', 'start-up')

@@ -7,6 +7,7 @@ import { decodeColumns } from '@outpost/shared/batch'
 import { DataBatchSchema } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CompiledCache } from './compiled.js'
+import type { BatchMeta } from './messages.js'
 import { processChunk } from './process.js'
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'outpost-process-')))
@@ -26,6 +27,17 @@ const spec = (transforms: unknown[], source: Record<string, unknown> = {}) =>
       ],
     },
   })
+
+/** A chunk's metadata, as the main thread sends it, with `extra` settings. */
+const meta = (extra: Partial<BatchMeta> = {}): BatchMeta => ({
+  agentId: 'a',
+  pipeline: 'p',
+  version: 1,
+  runId: 'r',
+  nowMs: 0,
+  maxBatchBytes: 900 * 1024,
+  ...extra,
+})
 
 async function run(text: string, specJson: string, first = true, columns?: string[]) {
   const bytes = new TextEncoder().encode(text)
@@ -123,7 +135,7 @@ describe('processChunk', () => {
       specJson: spec([], { header: false, columns: ['id', 'word'], delimiter: ';', encoding: 'latin1' }),
       bytes: latin1,
       decodeState: { first: true },
-      meta: { agentId: 'a', pipeline: 'p', version: 1, runId: 'r', nowMs: 0, maxBatchBytes: 900 * 1024 },
+      meta: meta(),
     })
     expect(rowsOf(result.batches).rows).toEqual([['1', 'café']])
   })
@@ -208,15 +220,7 @@ describe('processChunk', () => {
       specJson: spec([{ rename: { a: 'first' } }]),
       bytes: new TextEncoder().encode(`a,b\n1,2\n${'x'.repeat(40)},3\n4,${'é'.repeat(20)}\n`),
       decodeState: { first: true },
-      meta: {
-        agentId: 'a',
-        pipeline: 'p',
-        version: 1,
-        runId: 'r',
-        nowMs: 0,
-        maxBatchBytes: 900 * 1024,
-        limits: { maxRowBytes: 1000, maxFieldBytes: 30, maxColumns: 10 },
-      },
+      meta: meta({ limits: { maxRowBytes: 1000, maxFieldBytes: 30, maxColumns: 10 } }),
     })
     expect(rowsOf(result.batches).rows).toEqual([['1', '2']])
     expect(result.quarantined).toEqual([
@@ -245,15 +249,7 @@ describe('processChunk', () => {
       ]),
       bytes: new TextEncoder().encode('id\n1\n'),
       decodeState: { first: true },
-      meta: {
-        agentId: 'a',
-        pipeline: 'p',
-        version: 1,
-        runId: 'r',
-        nowMs: 0,
-        maxBatchBytes: 900 * 1024,
-        fileRoots: [join(dir, 'root')],
-      },
+      meta: meta({ fileRoots: [join(dir, 'root')] }),
     })
     expect(rowsOf((await processChunk(new CompiledCache(), withLookup('stores.csv'))).batches).rows).toEqual([
       ['1', 'north'],

@@ -12,7 +12,7 @@ import type { ControlPlaneContext } from '../context.js'
 import { agentView } from '../fleet/views.js'
 import { THROUGHPUT_BUCKET_MS } from '../ingest/telemetry.js'
 import { AGENT_HISTORY_LIMIT } from '../store/types.js'
-import { badRequest, notFound } from './problem.js'
+import { badRequest, intQuery, notFound } from './problem.js'
 
 const STATES = ['online', 'degraded', 'offline', 'revoked']
 
@@ -103,11 +103,7 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
   app.get('/:id/metrics', async (c) => {
     const id = c.req.param('id')
     if (!(await ctx.store.getAgent(id))) throw notFound(`agent ${id}`)
-    const minutes = Number(c.req.query('minutes') ?? 15)
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 360)
-      throw badRequest('minutes must be an integer from 1 to 360', [
-        { path: 'minutes', message: 'expected 1-360' },
-      ])
+    const minutes = intQuery(c, 'minutes', 15, 1, 360)
     const since = Date.now() - minutes * 60_000
     return c.json({ bucketMs: THROUGHPUT_BUCKET_MS, points: await ctx.store.agentSeries(id, since) })
   })
@@ -116,11 +112,7 @@ export function agentRoutes(ctx: ControlPlaneContext): Hono {
   app.get('/:id/history', async (c) => {
     const id = c.req.param('id')
     if (!(await ctx.store.getAgent(id))) throw notFound(`agent ${id}`)
-    const limit = Number(c.req.query('limit') ?? AGENT_HISTORY_LIMIT)
-    if (!Number.isInteger(limit) || limit < 1 || limit > AGENT_HISTORY_LIMIT)
-      throw badRequest(`limit must be an integer from 1 to ${AGENT_HISTORY_LIMIT}`, [
-        { path: 'limit', message: `expected 1-${AGENT_HISTORY_LIMIT}` },
-      ])
+    const limit = intQuery(c, 'limit', AGENT_HISTORY_LIMIT, 1, AGENT_HISTORY_LIMIT)
     const now = Date.now()
     const entries = await ctx.store.agentStateHistory(id, limit)
     return c.json({

@@ -4,7 +4,7 @@ import { Hono } from 'hono'
 import { actorOf } from '../auth/auth.js'
 import type { ControlPlaneContext } from '../context.js'
 import type { AlertSettings, AlertState } from '../store/types.js'
-import { badRequest, notFound } from './problem.js'
+import { badRequest, intQuery, notFound } from './problem.js'
 
 const STATES: AlertState[] = ['firing', 'acknowledged', 'resolved']
 
@@ -26,11 +26,7 @@ export function alertRoutes(ctx: ControlPlaneContext): Hono {
       throw badRequest(`state must be one of ${STATES.join(', ')}`, [
         { path: 'state', message: 'unknown state' },
       ])
-    const limit = Number(c.req.query('limit') ?? 200)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
-      throw badRequest('limit must be an integer from 1 to 1000', [
-        { path: 'limit', message: 'expected 1-1000' },
-      ])
+    const limit = intQuery(c, 'limit', 200, 1, 1000)
     return c.json({
       items: await ctx.store.listAlerts({ ...(state ? { state: state as AlertState } : {}), limit }),
     })

@@ -37,4 +37,14 @@ export function problem(c: Context, error: ApiError): Response {
 export const notFound = (what: string) => new ApiError(404, 'Not Found', `${what} not found`)
 export const badRequest = (detail: string, errors?: ProblemField[]) =>
   new ApiError(400, 'Bad Request', detail, errors)
+
+/** An integer query parameter within [min, max] (`fallback` when absent); 400 naming it otherwise. */
+export function intQuery(c: Context, name: string, fallback: number, min: number, max: number): number {
+  const value = Number(c.req.query(name) ?? fallback)
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw badRequest(`${name} must be an integer from ${min} to ${max}`, [
+      { path: name, message: `expected ${min}-${max}` },
+    ])
+  return value
+}
 export const conflict = (detail: string) => new ApiError(409, 'Conflict', detail)

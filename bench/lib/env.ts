@@ -79,3 +79,32 @@ function psqlVersion(): string {
     return 'not available'
   }
 }
+
+/**
+ * Waits until the central ledger (outpost_ledger, written in the same transaction as the rows)
+ * accounts for at least `rows` rows; returns how many it accounts for. Polling the ledger instead of count(*) on the loaded table keeps the
+ * wait from scanning a million rows ten times a second beside the load it times.
+ */
+export async function waitForLedgerRows(
+  db: { query<T>(sql: string): Promise<{ rows: T[] }> },
+  rows: number,
+  alive: () => void = () => {},
+): Promise<number> {
+  for (;;) {
+    const loaded = await db
+      .query<{ n: string }>('SELECT coalesce(sum(row_count), 0) AS n FROM outpost_ledger')
+      .then(
+        (x) => Number(x.rows[0]?.n),
+        () => 0,
+      )
+    if (loaded >= rows) return loaded
+    alive()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** OUTPOST_BENCH_CPU_PROFILE=DIR: node flags for a V8 CPU profile of a spawned process, for looking into it. */
+export function profileFlags(): string[] {
+  const dir = process.env.OUTPOST_BENCH_CPU_PROFILE
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+}

@@ -18,7 +18,7 @@ import pg from 'pg'
 import { copyText } from '../../agent/src/db/copy-text.js'
 import { startNats } from '../../test/helpers/nats.js'
 import { controlPlaneArgs } from '../../test/helpers/outpost.js'
-import { PG_URL, psql } from '../lib/env.js'
+import { PG_URL, profileFlags, psql, waitForLedgerRows } from '../lib/env.js'
 import { BENCH_TOKEN, OUTPOST } from './outpost.js'
 
 const COLUMNS: Column[] = [
@@ -127,14 +127,7 @@ export async function loaderAlone(rows: number): Promise<number> {
 
     cp = spawn(
       process.execPath,
-      [
-        // OUTPOST_BENCH_CPU_PROFILE=DIR: a V8 CPU profile of the control plane, for looking into it.
-        ...(process.env.OUTPOST_BENCH_CPU_PROFILE
-          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.OUTPOST_BENCH_CPU_PROFILE}`]
-          : []),
-        OUTPOST,
-        ...controlPlaneArgs(join(work, 'cp'), nats.url, ['--warehouse-url', url]),
-      ],
+      [...profileFlags(), OUTPOST, ...controlPlaneArgs(join(work, 'cp'), nats.url, ['--warehouse-url', url])],
       {
         env: {
           ...process.env,
@@ -158,15 +151,9 @@ export async function loaderAlone(rows: number): Promise<number> {
       })
     })
     await db.connect()
-    for (;;) {
-      const count = await db.query<{ n: string }>('SELECT count(*) AS n FROM bench_loader').then(
-        (x) => Number(x.rows[0]?.n),
-        () => 0,
-      )
-      if (count >= rows) break
-      if (cp.exitCode !== null) throw new Error(`control plane exited with ${cp.exitCode}`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    await waitForLedgerRows(db, rows, () => {
+      if (cp?.exitCode !== null) throw new Error(`control plane exited with ${cp?.exitCode}`)
+    })
     const seconds = (performance.now() - from) / 1000
     const check = await db.query<{ n: string; d: string }>(
       'SELECT count(*) AS n, count(DISTINCT id) AS d FROM bench_loader',

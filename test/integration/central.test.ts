@@ -176,6 +176,20 @@ describe('central warehouse (PostgreSQL)', () => {
     await js.publish(`outpost.agent.${agentId}.data.sales`, toBinary(DataBatchSchema, spoofed), {
       msgID: 'spoof-1',
     })
+    // Text PostgreSQL cannot hold (a NUL): refused the same way on every retry, so not retried.
+    const nul = create(DataBatchSchema, {
+      batchId: `${agentId}/sales/r1/1`,
+      agentId,
+      pipeline: 'sales',
+      runId: 'r1',
+      seq: 1n,
+      rowCount: 1,
+      columns: encodeColumns({ columns: [{ name: 'note', type: 'string' }], rows: [['a\u0000b']] }),
+      targets: [{ table: 'nul_target', mode: SinkMode.APPEND, keys: [] }],
+    })
+    await js.publish(`outpost.agent.${agentId}.data.sales`, toBinary(DataBatchSchema, nul), {
+      msgID: 'nul-1',
+    })
     await nc.close()
 
     // A batch whose columns clash with the table: id is bigint in the warehouse, text here.
@@ -195,20 +209,21 @@ describe('central warehouse (PostgreSQL)', () => {
     ).toBe(201)
 
     const letters = await waitFor(
-      'three dead letters',
+      'four dead letters',
       async () => {
         const r = await api<{ items: { reason: string; subject: string }[] }>(
           cp.api,
           'GET',
           '/api/v1/dead-letters',
         )
-        return r.body.items.length >= 3 ? r.body.items : undefined
+        return r.body.items.length >= 4 ? r.body.items : undefined
       },
       30_000,
     )
     const reasons = letters.map((l) => l.reason)
     expect(reasons.some((r) => r.startsWith('data batch does not decode'))).toBe(true)
     expect(reasons).toContain(`batch of agent agt-someone-else published under ${agentId}`)
+    expect(reasons).toContainEqual(expect.stringMatching(/^rows do not fit table nul_target: .*0x00/))
     expect(
       reasons.some((r) =>
         r.includes(

@@ -24,6 +24,7 @@ export function copyCell(value: Value, type: Column['type']): string {
     case 'float': {
       const n = value as number
       if (Number.isNaN(n)) return 'NaN'
+      if (Object.is(n, -0)) return '-0'
       if (n === Infinity) return 'Infinity'
       if (n === -Infinity) return '-Infinity'
       return String(n)

@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
+import type { Writable } from 'node:stream'
 /**
  * Writing batches into PostgreSQL tables, shared by the agent's postgres sink and the control
  * plane's warehouse. Each write is one transaction: rows go in with COPY (append), or COPY into a
@@ -11,6 +13,7 @@ import type { Column } from '@outpost/shared/batch'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import type { Logger } from '../log.js'
+import { BINARY_HEADER, BINARY_TRAILER, binaryRows } from './copy-binary.js'
 
 export const PG_TYPE: Record<ColumnTypeName, string> = {
   string: 'text',
@@ -136,6 +139,11 @@ export interface PgLoad {
   columns: Column[]
   /** The rows as COPY text, in `columns` order. */
   copy: string | Uint8Array
+  /**
+   * The rows as binary COPY, in `columns` order, or undefined when they must go as text. Used
+   * only for a table whose column types are exactly the ones this writer creates.
+   */
+  binary?: () => Uint8Array | undefined
   rows: number
   targets: PgTarget[]
 }
@@ -187,12 +195,38 @@ export class PgTableWriter {
         ).rows.map((r) => r.batch_id),
       )
       const fresh = loads.filter((b) => !applied.has(b.id))
+      // Consecutive appends of the same columns into the same table share one COPY.
+      const steps: { target: PgTarget; loads: PgLoad[] }[] = []
       for (const load of fresh) {
         for (const target of load.targets) {
           touched.add(target.table)
           await this.ensureTable(client, target, load)
-          if (target.mode === 'append') await copyInto(client, qualified(target.table).sql, load)
-          else await this.merge(client, target, load)
+          const last = steps.at(-1)
+          if (
+            target.mode === 'append' &&
+            last?.target.mode === 'append' &&
+            last.target.table === target.table &&
+            sameColumns(last.loads[0]!.columns, load.columns)
+          )
+            last.loads.push(load)
+          else steps.push({ target, loads: [load] })
+        }
+      }
+      for (const { target, loads } of steps) {
+        const exact = this.exactTypes(target.table, loads[0]!.columns)
+        try {
+          if (target.mode === 'append') await copyLoads(client, qualified(target.table).sql, loads, exact)
+          else await this.merge(client, target, loads[0]!, exact ? loads[0]!.binary?.() : undefined)
+        } catch (error) {
+          // Rows PostgreSQL refuses (a NUL in text, a value out of range, a NOT NULL or unique
+          // constraint of the user's table) fail the same way every time: not worth a retry.
+          const code = (error as { code?: unknown }).code
+          if (typeof code === 'string' && (code.startsWith('22') || code.startsWith('23')))
+            throw new SchemaConflictError(
+              `rows do not fit table ${target.table}: ${(error as Error).message}`,
+              loads[0]!.id,
+            )
+          throw error
         }
       }
       if (fresh.length > 0) {
@@ -271,8 +305,19 @@ export class PgTableWriter {
     }
   }
 
+  /** Whether every column of the batch has exactly the type PG_TYPE creates for it in the table. */
+  private exactTypes(table: string, columns: Column[]): boolean {
+    const known = this.tables.get(table)
+    return known !== undefined && columns.every((c) => known.get(c.name) === CREATED_AS[c.type])
+  }
+
   /** insert and upsert: COPY into a staging table, then INSERT … ON CONFLICT (the last row of a key wins). */
-  private async merge(client: pg.PoolClient, target: PgTarget, load: PgLoad): Promise<void> {
+  private async merge(
+    client: pg.PoolClient,
+    target: PgTarget,
+    load: PgLoad,
+    binary: Uint8Array | undefined,
+  ): Promise<void> {
     const table = qualified(target.table)
     const names = load.columns.map((c) => c.name)
     const missing = target.keys.filter((k) => !names.includes(k))
@@ -280,7 +325,7 @@ export class PgTableWriter {
       throw new SchemaConflictError(`keys ${missing.join(', ')} are not columns of the batch`, load.id)
     await client.query(`CREATE TEMP TABLE outpost_stage (LIKE ${table.sql}) ON COMMIT DROP`)
     await client.query('ALTER TABLE outpost_stage ADD COLUMN outpost_ord bigserial')
-    await copyInto(client, 'outpost_stage', load)
+    await copyInto(client, 'outpost_stage', load, binary)
     const cols = names.map(quoteIdent).join(', ')
     const keys = target.keys.map(quoteIdent).join(', ')
     const updates = names
@@ -331,21 +376,64 @@ export class PgTableWriter {
   }
 }
 
+/** COPY of a load's rows: as binary when given (see PgLoad.binary), else as its text. */
 export async function copyInto(
   client: pg.PoolClient,
   tableSql: string,
   load: Pick<PgLoad, 'columns' | 'copy'>,
+  binary?: Uint8Array,
 ): Promise<void> {
-  const stream = client.query(
-    copyFrom(`COPY ${tableSql} (${load.columns.map((c) => quoteIdent(c.name)).join(', ')}) FROM STDIN`),
-  )
-  await new Promise<void>((resolve, reject) => {
-    stream.on('error', reject)
-    stream.on('finish', resolve)
-    stream.end(
-      typeof load.copy === 'string'
-        ? load.copy
-        : Buffer.from(load.copy.buffer, load.copy.byteOffset, load.copy.byteLength),
-    )
-  })
+  await copyLoads(client, tableSql, [{ ...load, binary: () => binary }], binary !== undefined)
+}
+
+function sameColumns(a: Column[], b: Column[]): boolean {
+  return a.length === b.length && a.every((c, i) => c.name === b[i]!.name && c.type === b[i]!.type)
+}
+
+function bufferOf(data: string | Uint8Array): string | Buffer {
+  return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+}
+
+/**
+ * The rows of loads with the same columns in as few COPY statements as they allow: binary where
+ * `binaryAllowed` and the load can be (see PgLoad.binary), else text; a change of format starts
+ * a new COPY. Each load is encoded just before it is sent, so PostgreSQL reads one while the
+ * next is made.
+ */
+export async function copyLoads(
+  client: pg.PoolClient,
+  tableSql: string,
+  loads: Pick<PgLoad, 'columns' | 'copy' | 'binary'>[],
+  binaryAllowed: boolean,
+): Promise<void> {
+  if (loads.length === 0) return
+  const columns = loads[0]!.columns.map((c) => quoteIdent(c.name)).join(', ')
+  let open: { stream: Writable; binary: boolean; done: Promise<void> } | undefined
+  const finish = async () => {
+    if (!open) return
+    if (open.binary) open.stream.write(bufferOf(BINARY_TRAILER))
+    open.stream.end()
+    await open.done
+    open = undefined
+  }
+  for (const load of loads) {
+    const binary = binaryAllowed ? load.binary?.() : undefined
+    if (open && open.binary !== (binary !== undefined)) await finish()
+    if (!open) {
+      const stream = client.query(
+        copyFrom(`COPY ${tableSql} (${columns}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`),
+      )
+      const done = new Promise<void>((resolve, reject) => {
+        stream.on('error', reject)
+        stream.on('finish', resolve)
+      })
+      done.catch(() => {}) // awaited below; an early failure must not go unhandled meanwhile
+      open = { stream, binary: binary !== undefined, done }
+      if (binary) stream.write(bufferOf(BINARY_HEADER))
+    }
+    const { stream, done } = open
+    if (!stream.write(bufferOf(binary ? binaryRows(binary) : load.copy)))
+      await Promise.race([once(stream, 'drain'), done])
+  }
+  await finish()
 }

@@ -10,7 +10,7 @@ import { AckPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jet
 import { nanos, headers as natsHeaders } from '@nats-io/transport-node'
 import type { Logger } from '@outpost/agent'
 import { CONSUMERS, parseSubject, STREAMS, subjects, TABLE_PATTERN } from '@outpost/shared'
-import { decodeColumns } from '@outpost/shared/batch'
+import { checkColumns, decodeColumns, type Value } from '@outpost/shared/batch'
 import { DataBatchSchema, SinkMode } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import type { EventBus } from '../events.js'
 import { ensureConsumer, type NatsLink } from '../nats/link.js'
@@ -58,23 +58,30 @@ export function decodeBatch(subject: string, data: Uint8Array): WarehouseBatch {
   }
   if (message.columns.length === 0 && message.rowCount > 0)
     throw new InvalidBatchError(`batch claims ${message.rowCount} rows but has no columns`)
-  let decoded: ReturnType<typeof decodeColumns>
+  // Checked without making a value of any row: the PostgreSQL warehouse loads from the bytes.
+  let columns: ReturnType<typeof checkColumns>
   try {
-    decoded = decodeColumns(message.columns, message.rowCount)
+    columns = checkColumns(message.columns, message.rowCount)
   } catch (error) {
     throw new InvalidBatchError(`batch does not match its declared schema: ${(error as Error).message}`)
   }
   const names = new Set<string>()
-  for (const c of decoded.columns) {
+  for (const c of columns) {
     if (names.has(c.name)) throw new InvalidBatchError(`column "${c.name}" appears twice`)
     names.add(c.name)
   }
+  let rows: Value[][] | undefined
   return {
     id: message.batchId,
     agentId: message.agentId,
     pipeline: message.pipeline,
-    columns: decoded.columns,
-    rows: decoded.rows,
+    columns,
+    rowCount: message.rowCount,
+    wire: message.columns,
+    get rows() {
+      rows ??= decodeColumns(message.columns, message.rowCount).rows
+      return rows
+    },
     targets: message.targets.map((t) => ({
       table: t.table,
       mode: t.mode === SinkMode.UPSERT ? 'upsert' : 'append',
@@ -114,21 +121,34 @@ export class CentralIngest {
       max_ack_pending: 256,
     })
     const consumer = await jetstream(nc).consumers.get(STREAMS.data.name, CONSUMERS.data)
-    while (!this.stopped) {
+    // The next group is fetched and checked while the current one is written: the control plane
+    // and PostgreSQL work at the same time. Groups are still written one after another, in order.
+    const nextGroup = async (): Promise<Loadable[] | undefined> => {
       try {
         const group: JsMsg[] = []
         const fetched = await consumer.fetch({ max_messages: 32, expires: 2000 })
         for await (const m of fetched) group.push(m)
-        if (group.length === 0) continue
-        await this.write(await this.prepare(group))
+        return await this.prepare(group)
       } catch (error) {
-        if (this.stopped) break
+        if (this.stopped) return undefined
         this.log.throttled('central-fetch', 60_000, 'warn', 'cannot fetch data batches; retrying', {
           error: (error as Error).message,
         })
         await new Promise((r) => setTimeout(r, 1000))
+        return undefined
       }
     }
+    let next = nextGroup()
+    while (!this.stopped) {
+      const group = await next
+      if (this.stopped) {
+        for (const v of group ?? []) v.message.nak()
+        break
+      }
+      next = nextGroup()
+      if (group) await this.write(group)
+    }
+    for (const v of (await next) ?? []) v.message.nak()
   }
 
   /** Decodes and checks a group; what cannot be loaded goes to the dead-letter stream. */

@@ -1,6 +1,6 @@
 /** The PostgreSQL warehouse: the agent's PostgreSQL table writer with the control plane's ledger. */
 import { type Logger, PgTableWriter, pgPool } from '@outpost/agent'
-import { copyText } from '@outpost/agent/db'
+import { copyBinary, copyText } from '@outpost/agent/db'
 import type pg from 'pg'
 import type { Warehouse, WarehouseBatch } from './types.js'
 
@@ -17,21 +17,37 @@ export class PostgresWarehouse implements Warehouse {
     this.writer = new PgTableWriter(this.pool, log, LEDGER_TABLE)
   }
 
+  /**
+   * Rows go as binary COPY made straight from the batch's wire bytes into tables whose column
+   * types are exactly the ones the warehouse creates; otherwise (or for a batch binary cannot
+   * carry the same way) as COPY text from decoded rows. Each is made only when needed, once.
+   */
   write(batches: WarehouseBatch[]): Promise<number> {
     return this.writer.write(
-      batches.map((b) => ({
-        id: b.id,
-        agentId: b.agentId,
-        pipeline: b.pipeline,
-        columns: b.columns,
-        copy: copyText(
-          b.columns,
-          b.rows,
-          b.columns.map((c) => c.name),
-        ),
-        rows: b.rows.length,
-        targets: b.targets,
-      })),
+      batches.map((b) => {
+        let text: string | undefined
+        let binary: Uint8Array | undefined | null = null
+        return {
+          id: b.id,
+          agentId: b.agentId,
+          pipeline: b.pipeline,
+          columns: b.columns,
+          get copy() {
+            text ??= copyText(
+              b.columns,
+              b.rows,
+              b.columns.map((c) => c.name),
+            )
+            return text
+          },
+          binary: () => {
+            if (binary === null) binary = copyBinary(b.wire, b.rowCount)
+            return binary
+          },
+          rows: b.rowCount,
+          targets: b.targets,
+        }
+      }),
     )
   }
 

@@ -4,6 +4,7 @@
  * and all-or-nothing for the batches it is given.
  */
 import type { Column, Value } from '@outpost/shared/batch'
+import type { Column as WireColumn } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 
 export interface WarehouseTarget {
   table: string
@@ -17,7 +18,11 @@ export interface WarehouseBatch {
   agentId: string
   pipeline: string
   columns: Column[]
-  rows: Value[][]
+  rowCount: number
+  /** The columns as they came over the wire (checked), for writers that load from the bytes. */
+  wire: readonly WireColumn[]
+  /** The rows as values, decoded on first use. */
+  readonly rows: Value[][]
   targets: WarehouseTarget[]
 }
 

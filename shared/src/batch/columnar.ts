@@ -223,14 +223,40 @@ function checkSize(col: WireColumn, type: ColumnTypeName, rowCount: number): voi
   )
 }
 
-/** Rows back from columns; throws BatchDecodeError when the bytes do not match the declared shape. */
-export function decodeColumns(columns: readonly WireColumn[], rowCount: number): RowBatch {
+/**
+ * Checks that the bytes of every column carry `rowCount` rows of its declared type (sizes, offsets
+ * that run forwards and end where the values do) without making a value of any row; returns the
+ * schema. Throws BatchDecodeError naming the column when they do not.
+ */
+export function checkColumns(columns: readonly WireColumn[], rowCount: number): Column[] {
   const schema = decodeSchema(columns)
-  // Sizes are checked before any row is allocated: a row count the bytes do not carry (four
+  // Sizes are checked before anything is read: a row count the bytes do not carry (four
   // billion, from a damaged or hostile message) would otherwise exhaust memory.
   columns.forEach((col, c) => {
     checkSize(col, schema[c]!.type, rowCount)
   })
+  columns.forEach((col, c) => {
+    if (expectedSize(schema[c]!.type, rowCount).field !== 'offsets') return
+    const offs = viewOf(col.offsets)
+    const end = offs.getUint32(rowCount * 4, true)
+    if (end !== col.values.length)
+      throw new BatchDecodeError(
+        `column "${col.name}": offsets end at ${end} but there are ${col.values.length} bytes`,
+      )
+    let previous = offs.getUint32(0, true)
+    for (let r = 0; r < rowCount; r++) {
+      const next = offs.getUint32(r * 4 + 4, true)
+      if (next < previous)
+        throw new BatchDecodeError(`column "${col.name}": offsets go backwards at row ${r}`)
+      previous = next
+    }
+  })
+  return schema
+}
+
+/** Rows back from columns; throws BatchDecodeError when the bytes do not match the declared shape. */
+export function decodeColumns(columns: readonly WireColumn[], rowCount: number): RowBatch {
+  const schema = checkColumns(columns, rowCount)
   const rows: Value[][] = new Array(rowCount)
   for (let r = 0; r < rowCount; r++) rows[r] = new Array(columns.length)
   columns.forEach((col, c) => {
@@ -269,16 +295,10 @@ export function decodeColumns(columns: readonly WireColumn[], rowCount: number):
       }
       default: {
         const offs = viewOf(col.offsets)
-        const end = offs.getUint32(rowCount * 4, true)
-        if (end !== col.values.length)
-          throw new BatchDecodeError(
-            `column "${col.name}": offsets end at ${end} but there are ${col.values.length} bytes`,
-          )
         if (type === 'bytes') {
           for (let r = 0; r < rowCount; r++) {
             const a = offs.getUint32(r * 4, true)
             const b = offs.getUint32(r * 4 + 4, true)
-            if (b < a) throw new BatchDecodeError(`column "${col.name}": offsets go backwards at row ${r}`)
             rows[r]![c] = isNull(r) ? null : col.values.slice(a, b)
           }
           break
@@ -288,7 +308,6 @@ export function decodeColumns(columns: readonly WireColumn[], rowCount: number):
         for (let r = 0; r < rowCount; r++) {
           const a = offs.getUint32(r * 4, true)
           const b = offs.getUint32(r * 4 + 4, true)
-          if (b < a) throw new BatchDecodeError(`column "${col.name}": offsets go backwards at row ${r}`)
           if (isNull(r)) rows[r]![c] = null
           else rows[r]![c] = ascii ? text.slice(a, b) : decoder.decode(col.values.subarray(a, b))
         }

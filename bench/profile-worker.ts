@@ -5,20 +5,35 @@
  * includes compiling and a cold JIT). Pool threads have 64 MiB semi-spaces (workers/pool.ts);
  * give this thread the same to compare, and --cpu-prof to see where the time goes:
  *
- *   node --max-semi-space-size=64 [--cpu-prof] --import tsx bench/profile-worker.ts [file.csv] [passes]
+ *   node --max-semi-space-size=64 [--cpu-prof] --import tsx bench/profile-worker.ts [file.csv] [passes] [chain]
+ *
+ * chain: `quality` (the default, as above), `central` (the central scenario's 7 casts, batches for
+ * the control plane) or `postgres` (SHAPING_TRANSFORMS into a postgres sink's payload).
  */
 import { readFileSync } from 'node:fs'
 import { parsePipeline } from '@outpost/shared'
 import { lastRecordBoundary } from '../agent/src/sources/files.js'
 import { CompiledCache } from '../agent/src/workers/compiled.js'
 import { processChunk } from '../agent/src/workers/process.js'
-import { csvToFileSpec, QUALITY_TRANSFORMS, QUALITY_VALIDATE } from './scenarios/outpost.js'
+import { CENTRAL_TRANSFORMS, csvToCentralSpec } from './scenarios/central.js'
+import {
+  csvToFileSpec,
+  csvToPostgresSpec,
+  QUALITY_TRANSFORMS,
+  QUALITY_VALIDATE,
+  SHAPING_TRANSFORMS,
+} from './scenarios/outpost.js'
 
 const file = process.argv[2] ?? 'bench/data/bench-100000.csv'
 const passes = Number(process.argv[3] ?? 5)
-const parsed = parsePipeline(
-  csvToFileSpec(file, '/tmp/outpost-profile-out', QUALITY_TRANSFORMS, QUALITY_VALIDATE),
-)
+const chain = process.argv[4] ?? 'quality'
+const specs: Record<string, string> = {
+  quality: csvToFileSpec(file, '/tmp/outpost-profile-out', QUALITY_TRANSFORMS, QUALITY_VALIDATE),
+  central: csvToCentralSpec(file, CENTRAL_TRANSFORMS),
+  postgres: csvToPostgresSpec(file, 'postgres://127.0.0.1/unused', 'unused', SHAPING_TRANSFORMS),
+}
+if (!specs[chain]) throw new Error(`chain is one of ${Object.keys(specs).join(', ')}`)
+const parsed = parsePipeline(specs[chain])
 if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors))
 const specJson = parsed.value.canonical
 
@@ -58,7 +73,7 @@ for (let pass = 0; pass < passes; pass++) {
     })
     columns ??= (result.decodeState as { columns?: string[] } | undefined)?.columns
     rows += result.rowsRead
-    written += result.sinkPayloads[0]?.length ?? 0
+    written += (result.sinkPayloads[0]?.length ?? 0) + result.batches.reduce((n, b) => n + b.bytes.length, 0)
   }
   const seconds = (performance.now() - started) / 1000
   const used = process.cpuUsage(cpu)

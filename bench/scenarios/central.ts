@@ -34,7 +34,8 @@ function waitForLine(
   })
 }
 
-const TRANSFORMS = [
+/** The central scenario's transforms: 7 casts. */
+export const CENTRAL_TRANSFORMS = [
   {
     cast: {
       id: 'int',
@@ -47,6 +48,21 @@ const TRANSFORMS = [
     },
   },
 ]
+
+/** The central scenario's pipeline over `file`, as YAML (JSON is YAML). */
+export function csvToCentralSpec(file: string, transforms: unknown[]): string {
+  return JSON.stringify({
+    apiVersion: 'outpost/v1',
+    kind: 'Pipeline',
+    metadata: { name: 'bench-central' },
+    spec: {
+      schedule: 'continuous',
+      source: { type: 'csv', path: file },
+      transforms,
+      sinks: [{ type: 'central', table: 'bench_central' }],
+    },
+  })
+}
 
 export interface CentralResult {
   rowsPerSecond: number
@@ -105,21 +121,11 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
     await db.connect()
     if (mode === 'drain') await nats.stop()
     symlinkSync(file, join(inbox, 'bench.csv'))
-    const spec = {
-      apiVersion: 'outpost/v1',
-      kind: 'Pipeline',
-      metadata: { name: 'bench-central' },
-      spec: {
-        schedule: 'continuous',
-        source: { type: 'csv', path: join(inbox, '*.csv') },
-        transforms: TRANSFORMS,
-        sinks: [{ type: 'central', table: 'bench_central' }],
-      },
-    }
+    const spec = csvToCentralSpec(join(inbox, '*.csv'), CENTRAL_TRANSFORMS)
     const applyAt = performance.now()
     const r = await fetch(`${started.http}/api/v1/pipelines/bench-central`, {
       method: 'PUT',
-      body: JSON.stringify(spec),
+      body: spec,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_TOKEN}` },
     })
     if (!r.ok) throw new Error(`apply: HTTP ${r.status}`)

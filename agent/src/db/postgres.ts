@@ -137,8 +137,8 @@ export interface PgLoad {
   agentId: string
   pipeline: string
   columns: Column[]
-  /** The rows as COPY text, in `columns` order. */
-  copy: string | Uint8Array
+  /** The rows as COPY text, in `columns` order (or a function that makes it, called at most once). */
+  copy: string | Uint8Array | (() => string | Uint8Array)
   /**
    * The rows as binary COPY, in `columns` order, or undefined when they must go as text. Used
    * only for a table whose column types are exactly the ones this writer creates.
@@ -432,7 +432,8 @@ export async function copyLoads(
       if (binary) stream.write(bufferOf(BINARY_HEADER))
     }
     const { stream, done } = open
-    if (!stream.write(bufferOf(binary ? binaryRows(binary) : load.copy)))
+    const text = binary ? undefined : typeof load.copy === 'function' ? load.copy() : load.copy
+    if (!stream.write(bufferOf(binary ? binaryRows(binary) : text!)))
       await Promise.race([once(stream, 'drain'), done])
   }
   await finish()

@@ -1,14 +1,26 @@
 /**
- * A PostgreSQL table at the site. Rows arrive as COPY text made in the worker; each batch is one
+ * A PostgreSQL table at the site. Rows arrive columnar-encoded by the worker and go in as binary
+ * COPY (COPY text for a table with other column types than Outpost creates); each batch is one
  * transaction with a ledger row (outpost_ledger in the target database), so a redelivered batch
  * changes nothing. `replace` stages a run's rows and swaps them in, truncating the table, in one
  * transaction at the end of the run; a run that read no rows leaves the table as it is.
  */
+
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
 import { postgresSinkSpec, SinkError } from '@outpost/shared'
-import type { Column, RowBatch } from '@outpost/shared/batch'
+import { type Column, checkColumns, decodeColumns, encodeColumns, type RowBatch } from '@outpost/shared/batch'
+import { DataBatchSchema } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import type * as z from 'zod'
+import { copyBinary } from '../db/copy-binary.js'
 import { copyText } from '../db/copy-text.js'
-import { connectorPool, PgTableWriter, qualified, quoteIdent, SchemaConflictError } from '../db/postgres.js'
+import {
+  connectorPool,
+  type PgLoad,
+  PgTableWriter,
+  qualified,
+  quoteIdent,
+  SchemaConflictError,
+} from '../db/postgres.js'
 import { isRetryablePgError, pgErrorMessage } from '../db/postgres-errors.js'
 import { defineSink } from './types.js'
 
@@ -16,9 +28,30 @@ type PostgresSinkOptions = z.output<typeof postgresSinkSpec.schema>
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
+/** Marks a columnar payload; a text payload starts with the length of its JSON head. */
+const COLUMNAR = 0xffffffff
 
-/** [u32 length][{"columns":[…]}][COPY text] */
+/**
+ * Rows with typed columns: [u32 0xffffffff][the batch's columns in the wire's columnar encoding (a
+ * DataBatch message with columns and row count)], cheaper to make in the worker than COPY text
+ * (no timestamps or numbers formatted) and loaded as binary COPY straight from its bytes (see
+ * copyBinary) when the table's types are exactly ours, which also spares PostgreSQL parsing them.
+ * Rows of text only: [u32 length][{"columns":[…]}][COPY text], which costs the worker little more
+ * than the bytes it read and is sent as it is (measured: binary gains nothing there).
+ */
 export function encodePgPayload(batch: RowBatch): Uint8Array {
+  if (batch.columns.every((c) => c.type === 'string')) return textPayload(batch)
+  const body = toBinary(
+    DataBatchSchema,
+    create(DataBatchSchema, { rowCount: batch.rows.length, columns: encodeColumns(batch) }),
+  )
+  const out = new Uint8Array(4 + body.length)
+  new DataView(out.buffer).setUint32(0, COLUMNAR, true)
+  out.set(body, 4)
+  return out
+}
+
+function textPayload(batch: RowBatch): Uint8Array {
   const head = encoder.encode(JSON.stringify({ columns: batch.columns }))
   const body = encoder.encode(
     copyText(
@@ -34,10 +67,27 @@ export function encodePgPayload(batch: RowBatch): Uint8Array {
   return out
 }
 
-export function decodePgPayload(payload: Uint8Array): { columns: Column[]; copy: Uint8Array } {
+/** A payload as a load: binary from the columnar bytes, COPY text made only if it is needed. */
+export function decodePgPayload(payload: Uint8Array): Pick<PgLoad, 'columns' | 'copy' | 'binary'> {
   const length = new DataView(payload.buffer, payload.byteOffset, payload.byteLength).getUint32(0, true)
-  const { columns } = JSON.parse(decoder.decode(payload.subarray(4, 4 + length))) as { columns: Column[] }
-  return { columns, copy: payload.subarray(4 + length) }
+  if (length !== COLUMNAR) {
+    // [u32 length][{"columns":[…]}][COPY text]: text-only rows, and every payload agents before
+    // 2026-11-26 left in their outbox.
+    const { columns } = JSON.parse(decoder.decode(payload.subarray(4, 4 + length))) as { columns: Column[] }
+    return { columns, copy: payload.subarray(4 + length) }
+  }
+  const message = fromBinary(DataBatchSchema, payload.subarray(4))
+  const columns = checkColumns(message.columns, message.rowCount)
+  return {
+    columns,
+    copy: () =>
+      copyText(
+        columns,
+        decodeColumns(message.columns, message.rowCount).rows,
+        columns.map((c) => c.name),
+      ),
+    binary: () => copyBinary(message.columns, message.rowCount),
+  }
 }
 
 function stageTable(table: string): string {
@@ -63,15 +113,14 @@ export const postgresSink = defineSink<PostgresSinkOptions>({
     }
     return {
       async write(batch) {
-        const { columns, copy } = decodePgPayload(batch.payload)
+        const load = decodePgPayload(batch.payload)
         await writer
           .write([
             {
+              ...load,
               id: batch.id,
               agentId: batch.agentId,
               pipeline: batch.pipeline,
-              columns,
-              copy,
               rows: batch.rows,
               targets: [
                 {

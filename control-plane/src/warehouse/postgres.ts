@@ -20,11 +20,12 @@ export class PostgresWarehouse implements Warehouse {
   /**
    * Rows go as binary COPY made straight from the batch's wire bytes into tables whose column
    * types are exactly the ones the warehouse creates; otherwise (or for a batch binary cannot
-   * carry the same way) as COPY text from decoded rows. Each is made only when needed, once.
+   * carry the same way) as COPY text from decoded rows. Each is made only when needed.
    */
   write(batches: WarehouseBatch[]): Promise<number> {
     return this.writer.write(
       batches.map((b) => {
+        // Made at most once each, also for a batch bound for several tables.
         let text: string | undefined
         let binary: Uint8Array | undefined | null = null
         return {
@@ -32,7 +33,7 @@ export class PostgresWarehouse implements Warehouse {
           agentId: b.agentId,
           pipeline: b.pipeline,
           columns: b.columns,
-          get copy() {
+          copy: () => {
             text ??= copyText(
               b.columns,
               b.rows,

@@ -9,7 +9,7 @@ import { createDatabase, type TestDatabase } from '../../../test/helpers/postgre
 import { createLogger } from '../log.js'
 import { copyBinary } from './copy-binary.js'
 import { copyText } from './copy-text.js'
-import { copyInto, PG_TYPE, PgTableWriter } from './postgres.js'
+import { copyInto, PG_TYPE, PgTableWriter, SchemaConflictError } from './postgres.js'
 
 const COLUMNS: Column[] = [
   { name: 'ord', type: 'int' },
@@ -154,6 +154,65 @@ describe('binary COPY from columnar bytes', () => {
     expect(copyBinary([wire([0x61, 0xff], [0, 2])], 1)).toBeUndefined()
     expect(copyBinary([wire([0xc3, 0xbc], [0, 1, 2])], 2)).toBeUndefined()
     expect(copyBinary([wire([0xc3, 0xbc], [0, 0, 2])], 2)).toBeDefined()
+    expect(copyBinary([wire([0xc3, 0xbc], [1, 2])], 1)).toBeUndefined()
+  })
+
+  it('a batch text COPY cannot write fails as a conflict, and the connection is free after it', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 })
+    const writer = new PgTableWriter(pool, createLogger({ level: 'error', write: () => {} }))
+    const columns: Column[] = [{ name: 'at', type: 'timestamp' }]
+    const loadOf = (id: string, at: Value) => {
+      const wire = encodeColumns({ columns, rows: [[at]] })
+      return {
+        id,
+        agentId: 'a',
+        pipeline: 'p',
+        columns,
+        // Beyond what binary takes (and, for INT64_MAX, beyond what text can format).
+        copy: () => copyText(columns, [[at]], ['at']),
+        binary: () => copyBinary(wire, 1),
+        rows: 1,
+        targets: [{ table: 'far', mode: 'append' as const, keys: [] }],
+      }
+    }
+    try {
+      await writer.write([loadOf('ok', 1_700_000_000_000_000)])
+      const refused = writer.write([loadOf('x1', 2n ** 63n - 1n)])
+      await expect(refused).rejects.toBeInstanceOf(SchemaConflictError)
+      await expect(refused).rejects.toThrow('batch x1')
+      // One connection in the pool: a COPY left open would keep this from ever running.
+      await writer.write([loadOf('ok2', 1_700_000_000_000_001)])
+      expect((await client.query('SELECT count(*)::int AS n FROM far')).rows).toEqual([{ n: 2 }])
+    } finally {
+      await pool.end()
+    }
+  })
+
+  it('a column whose type changed behind the writer is retried as text, not refused', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 })
+    const writer = new PgTableWriter(pool, createLogger({ level: 'error', write: () => {} }))
+    const columns: Column[] = [{ name: 'n', type: 'int' }]
+    const loadOf = (id: string, n: number) => ({
+      id,
+      agentId: 'a',
+      pipeline: 'p',
+      columns,
+      copy: `${n}\n`,
+      binary: () => copyBinary(encodeColumns({ columns, rows: [[n]] }), 1),
+      rows: 1,
+      targets: [{ table: 'altered', mode: 'append' as const, keys: [] }],
+    })
+    try {
+      await writer.write([loadOf('a1', 1)])
+      await client.query('ALTER TABLE altered ALTER COLUMN n TYPE integer')
+      const first = await writer.write([loadOf('a2', 2)]).catch((error: unknown) => error)
+      expect(first).not.toBeInstanceOf(SchemaConflictError)
+      expect((first as { code?: string }).code).toBe('22P03')
+      expect(await writer.write([loadOf('a2', 2)])).toBe(1)
+      expect((await client.query('SELECT n FROM altered ORDER BY n')).rows).toEqual([{ n: 1 }, { n: 2 }])
+    } finally {
+      await pool.end()
+    }
   })
 
   it('the writer sends binary only to a table whose column types are exactly its own', async () => {

@@ -6,8 +6,9 @@
  * for a table whose column types are exactly those PG_TYPE creates (int8, float8, numeric, bool,
  * timestamptz, date, text, jsonb, bytea); the caller checks that. When a batch holds something
  * binary COPY would treat differently from text COPY (invalid UTF-8, a NUL, a decimal not in
- * plain notation, a date or timestamp beyond what both can carry) it returns undefined and the
- * caller writes text.
+ * plain notation, a timestamp outside 1716–2223 where doubles stop being exact, a date outside
+ * PostgreSQL's range) it returns undefined and the caller writes text. (Dates before year 1 or
+ * after 9999 load as binary; as text they would fail.)
  */
 import { isUtf8 } from 'node:buffer'
 import { ColumnType, type Column as WireColumn } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
@@ -250,7 +251,7 @@ function copyBytes(src: Uint8Array, a: number, b: number, out: Uint8Array, p: nu
 function textIsSafe(values: Uint8Array, offsets: Uint8Array, rowCount: number): boolean {
   if (values.indexOf(0) !== -1 || !isUtf8(values)) return false
   const offs = viewOf(offsets)
-  for (let r = 1; r < rowCount; r++) {
+  for (let r = 0; r < rowCount; r++) {
     const a = offs.getUint32(r * 4, true)
     if (a < values.length && (values[a]! & 0xc0) === 0x80) return false
   }

@@ -220,8 +220,14 @@ export class PgTableWriter {
         } catch (error) {
           // Rows PostgreSQL refuses (a NUL in text, a value out of range, a NOT NULL or unique
           // constraint of the user's table) fail the same way every time: not worth a retry.
+          // Not so for binary data the table's column types do not read (22P03): its types changed
+          // since this writer learnt them; the retry learns them again and sends text.
           const code = (error as { code?: unknown }).code
-          if (typeof code === 'string' && (code.startsWith('22') || code.startsWith('23')))
+          if (
+            typeof code === 'string' &&
+            (code.startsWith('22') || code.startsWith('23')) &&
+            code !== '22P03'
+          )
             throw new SchemaConflictError(
               `rows do not fit table ${target.table}: ${(error as Error).message}`,
               loads[0]!.id,
@@ -398,12 +404,13 @@ function bufferOf(data: string | Uint8Array): string | Buffer {
  * The rows of loads with the same columns in as few COPY statements as they allow: binary where
  * `binaryAllowed` and the load can be (see PgLoad.binary), else text; a change of format starts
  * a new COPY. Each load is encoded just before it is sent, so PostgreSQL reads one while the
- * next is made.
+ * next is made. Rows that cannot be encoded (a value the text format cannot write) fail with a
+ * SchemaConflictError naming the load, after the open COPY is cancelled.
  */
 export async function copyLoads(
   client: pg.PoolClient,
   tableSql: string,
-  loads: Pick<PgLoad, 'columns' | 'copy' | 'binary'>[],
+  loads: (Pick<PgLoad, 'columns' | 'copy' | 'binary'> & { id?: string })[],
   binaryAllowed: boolean,
 ): Promise<void> {
   if (loads.length === 0) return
@@ -416,25 +423,44 @@ export async function copyLoads(
     await open.done
     open = undefined
   }
-  for (const load of loads) {
-    const binary = binaryAllowed ? load.binary?.() : undefined
-    if (open && open.binary !== (binary !== undefined)) await finish()
-    if (!open) {
-      const stream = client.query(
-        copyFrom(`COPY ${tableSql} (${columns}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`),
-      )
-      const done = new Promise<void>((resolve, reject) => {
-        stream.on('error', reject)
-        stream.on('finish', resolve)
-      })
-      done.catch(() => {}) // awaited below; an early failure must not go unhandled meanwhile
-      open = { stream, binary: binary !== undefined, done }
-      if (binary) stream.write(bufferOf(BINARY_HEADER))
+  try {
+    for (const load of loads) {
+      let data: string | Uint8Array
+      let binary: boolean
+      try {
+        const encoded = binaryAllowed ? load.binary?.() : undefined
+        binary = encoded !== undefined
+        data = encoded ? binaryRows(encoded) : typeof load.copy === 'function' ? load.copy() : load.copy
+      } catch (error) {
+        throw new SchemaConflictError(
+          `rows${load.id ? ` of batch ${load.id}` : ''} cannot be written as COPY: ${(error as Error).message}`,
+          load.id ?? '',
+        )
+      }
+      if (open && open.binary !== binary) await finish()
+      if (!open) {
+        const stream = client.query(
+          copyFrom(`COPY ${tableSql} (${columns}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`),
+        )
+        const done = new Promise<void>((resolve, reject) => {
+          stream.on('error', reject)
+          stream.on('finish', resolve)
+        })
+        done.catch(() => {}) // awaited below; an early failure must not go unhandled meanwhile
+        open = { stream, binary, done }
+        if (binary) stream.write(bufferOf(BINARY_HEADER))
+      }
+      const { stream, done } = open
+      if (!stream.write(bufferOf(data))) await Promise.race([once(stream, 'drain'), done])
     }
-    const { stream, done } = open
-    const text = binary ? undefined : typeof load.copy === 'function' ? load.copy() : load.copy
-    if (!stream.write(bufferOf(binary ? binaryRows(binary) : text!)))
-      await Promise.race([once(stream, 'drain'), done])
+    await finish()
+  } catch (error) {
+    // A COPY left open would hold the connection (and the ROLLBACK behind it) for good: cancel
+    // it (CopyFail) and wait for the server to say so.
+    if (open) {
+      open.stream.destroy(error as Error)
+      await open.done.catch(() => {})
+    }
+    throw error
   }
-  await finish()
 }

@@ -113,7 +113,16 @@ export const postgresSink = defineSink<PostgresSinkOptions>({
     }
     return {
       async write(batch) {
-        const load = decodePgPayload(batch.payload)
+        let load: ReturnType<typeof decodePgPayload>
+        try {
+          load = decodePgPayload(batch.payload)
+        } catch (error) {
+          throw new SinkError(
+            `postgres sink ${options.table}: batch ${batch.id} does not decode: ${(error as Error).message}`,
+            false,
+            { cause: error },
+          )
+        }
         await writer
           .write([
             {

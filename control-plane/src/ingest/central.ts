@@ -94,6 +94,8 @@ export class CentralIngest {
   written = 0
   deadLettered = 0
   private stopped = false
+  /** Batches fetched and checked, not yet acknowledged, refused or handed back. */
+  private readonly held = new Set<JsMsg>()
 
   constructor(
     private readonly link: NatsLink,
@@ -138,17 +140,36 @@ export class CentralIngest {
         return undefined
       }
     }
-    let next = nextGroup()
-    while (!this.stopped) {
-      const group = await next
-      if (this.stopped) {
-        for (const v of group ?? []) v.message.nak()
-        break
+    // Every batch fetched and not yet settled, the next group's too, is kept in progress: a long
+    // write must not let the group waiting behind it be redelivered.
+    const keepAlive = setInterval(() => {
+      for (const m of this.held) m.working()
+    }, ACK_WAIT_MS / 3)
+    try {
+      let next = nextGroup()
+      while (!this.stopped) {
+        const group = await next
+        if (this.stopped) {
+          for (const v of group ?? []) v.message.nak()
+          break
+        }
+        next = nextGroup()
+        if (!group) continue
+        try {
+          await this.write(group)
+        } catch (error) {
+          // Acknowledging on a connection that just closed: the batches come back after ack_wait.
+          this.log.throttled('central-write', 60_000, 'warn', 'cannot settle data batches; retrying', {
+            error: (error as Error).message,
+          })
+          await new Promise((r) => setTimeout(r, 1000))
+        }
       }
-      next = nextGroup()
-      if (group) await this.write(group)
+      for (const v of (await next) ?? []) v.message.nak()
+    } finally {
+      clearInterval(keepAlive)
+      this.held.clear()
     }
-    for (const v of (await next) ?? []) v.message.nak()
   }
 
   /** Decodes and checks a group; what cannot be loaded goes to the dead-letter stream. */
@@ -162,6 +183,7 @@ export class CentralIngest {
         if ((await this.store.getAgent(agentId))?.revokedAt)
           throw new InvalidBatchError(`agent ${agentId} is revoked`)
         valid.push({ message: m, batch })
+        this.held.add(m)
       } catch (error) {
         await this.deadLetter(m, (error as Error).message)
       }
@@ -172,9 +194,6 @@ export class CentralIngest {
   /** Writes a group in one warehouse transaction and acknowledges it after the commit. */
   private async write(valid: Loadable[]): Promise<void> {
     if (valid.length === 0) return
-    const working = setInterval(() => {
-      for (const v of valid) v.message.working()
-    }, ACK_WAIT_MS / 3)
     try {
       this.written += await this.warehouse.write(valid.map((v) => v.batch))
       for (const v of valid) v.message.ack()
@@ -198,7 +217,7 @@ export class CentralIngest {
       )
       for (const v of valid) v.message.nak(5000)
     } finally {
-      clearInterval(working)
+      for (const v of valid) this.held.delete(v.message)
     }
   }
 

@@ -4,6 +4,7 @@
  */
 import type { ColumnTypeName } from '@outpost/shared'
 import { formatDateDays, formatTimestampMicros, type Value } from '@outpost/shared/batch'
+import { isJson } from './json-check.js'
 
 export const FAIL: unique symbol = Symbol('conversion failed')
 export type Converted = Value | typeof FAIL
@@ -102,12 +103,7 @@ function toJson(value: Value, fromType: ColumnTypeName): Converted {
     if (value instanceof Uint8Array) return FAIL
     return JSON.stringify(fromType === 'timestamp' || fromType === 'date' ? asText(value, fromType) : value)
   }
-  try {
-    JSON.parse(value)
-    return value
-  } catch {
-    return FAIL
-  }
+  return isJson(value) ? value : FAIL
 }
 
 // ---- dates and times ------------------------------------------------------------------------

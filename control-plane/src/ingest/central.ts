@@ -128,7 +128,9 @@ export class CentralIngest {
     const nextGroup = async (): Promise<Loadable[] | undefined> => {
       try {
         const group: JsMsg[] = []
-        const fetched = await consumer.fetch({ max_messages: 32, expires: 2000 })
+        // A fetch returns at 32 batches or after a second (the client's shortest wait): a batch
+        // that arrives alone waits at most that long.
+        const fetched = await consumer.fetch({ max_messages: 32, expires: 1000 })
         for await (const m of fetched) group.push(m)
         return await this.prepare(group)
       } catch (error) {

@@ -4,7 +4,7 @@
  * `npm run bench -- --quick` is a smoke check on 100,000 rows; the full run uses 1,000,000 and
  * writes bench/RESULTS.md.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -443,7 +443,12 @@ Reproduce with \`npm run bench\` (or \`npm run bench -- --quick\` for a smoke ch
 process.stdout.write(`\n${table}\n\n${notes.join('\n')}\n`)
 if (write) {
   mkdirSync(join(root, 'bench'), { recursive: true })
-  writeFileSync(join(root, 'bench/RESULTS.md'), report)
+  // The table above is replaced; the sections below it (later partial runs, fleet, console,
+  // notes written by hand, each with its date) are kept.
+  const file = join(root, 'bench/RESULTS.md')
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : ''
+  const kept = previous.indexOf('\n## ')
+  writeFileSync(file, kept === -1 ? report : `${report}${previous.slice(kept)}`)
   log('wrote bench/RESULTS.md')
 }
 if (needsData) log(`${fmt(rows, 'rows/s').replace(' rows/s', '')} rows benchmarked`)

@@ -9,7 +9,7 @@ import { createDatabase, type TestDatabase } from '../../../test/helpers/postgre
 import { createLogger } from '../log.js'
 import { copyBinary } from './copy-binary.js'
 import { copyText } from './copy-text.js'
-import { copyInto, PG_TYPE, PgTableWriter, SchemaConflictError } from './postgres.js'
+import { copyLoads, PG_TYPE, PgTableWriter, SchemaConflictError } from './postgres.js'
 
 const COLUMNS: Column[] = [
   { name: 'ord', type: 'int' },
@@ -73,11 +73,17 @@ describe('binary COPY from columnar bytes', () => {
       binary = copyBinary(encodeColumns({ columns: COLUMNS, rows }), rows.length)
       expect(binary, 'binary COPY was refused for ordinary values').toBeDefined()
     }
-    await copyInto(
+    await copyLoads(
       client as unknown as pg.PoolClient,
       `t_${format}`,
-      { columns: COLUMNS, copy: format === 'text' ? copyText(COLUMNS, rows, names) : '' },
-      binary,
+      [
+        {
+          columns: COLUMNS,
+          copy: format === 'text' ? copyText(COLUMNS, rows, names) : '',
+          binary: () => binary,
+        },
+      ],
+      format === 'binary',
     )
     const result = await client.query<{ r: string }>(`SELECT t::text AS r FROM t_${format} t ORDER BY ord`)
     return result.rows.map((r) => r.r)

@@ -269,9 +269,10 @@ function numericCells(col: WireColumn, rowCount: number): Prepared['cells'] {
   const src = col.values
   const offs = viewOf(col.offsets)
   const offsets = new Uint32Array(rowCount + 1)
-  // At most 8 header bytes and 2 bytes per 4 digits (+1 group each side for alignment).
-  let bytes = new Uint8Array(Math.max(64, src.length * 2 + rowCount * 12))
-  let view = viewOf(bytes)
+  // A cell of D digits takes 8 header bytes and 2 a group, with at most D/4 + 2 groups (one
+  // short group each side of the point): never more than 12 + D/2 bytes.
+  const bytes = new Uint8Array(rowCount * 12 + src.length)
+  const view = viewOf(bytes)
   let pos = 0
   const groups: number[] = []
   for (let r = 0; r < rowCount; r++) {
@@ -298,20 +299,13 @@ function numericCells(col: WireColumn, rowCount: number): Prepared['cells'] {
     const dscale = fracEnd - fracStart
     if (dscale > 0x3fff) return undefined
     // Base-10000 groups aligned on the decimal point: the first integer group may be short,
-    // the last fraction group is padded with zeros.
+    // the last fraction group is padded with zeros. The point itself (at intEnd) is skipped.
     groups.length = 0
+    let weight = Math.ceil(intDigits / 4) - 1
     let g = 0
     let k = (4 - (intDigits % 4)) % 4
-    for (let d = lead; d < intEnd; d++) {
-      g = g * 10 + (src[d]! - 0x30)
-      if (++k === 4) {
-        groups.push(g)
-        g = 0
-        k = 0
-      }
-    }
-    let weight = groups.length - 1
-    for (let d = fracStart; d < fracEnd; d++) {
+    for (let d = lead; d < fracEnd; d++) {
+      if (d === intEnd) continue
       g = g * 10 + (src[d]! - 0x30)
       if (++k === 4) {
         groups.push(g)
@@ -333,12 +327,6 @@ function numericCells(col: WireColumn, rowCount: number): Prepared['cells'] {
     const ndigits = last - first
     if (ndigits > MAX_NUMERIC_DIGITS || weight > 0x7fff) return undefined
     if (ndigits === 0) weight = 0
-    if (pos + 8 + ndigits * 2 > bytes.length) {
-      const grown = new Uint8Array((pos + 8 + ndigits * 2) * 2)
-      grown.set(bytes)
-      bytes = grown
-      view = viewOf(bytes)
-    }
     view.setInt16(pos, ndigits)
     view.setInt16(pos + 2, weight)
     view.setUint16(pos + 4, negative && ndigits > 0 ? NUMERIC_NEG : 0)

@@ -9,11 +9,13 @@ import type { Writable } from 'node:stream'
  * the batch's columns and new columns are added; a column whose type clashes is refused.
  */
 import type { ColumnTypeName } from '@outpost/shared'
-import type { Column } from '@outpost/shared/batch'
+import { type Column, decodeColumns, type Value } from '@outpost/shared/batch'
+import type { Column as WireColumn } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import type { Logger } from '../log.js'
-import { BINARY_HEADER, BINARY_TRAILER, binaryRows } from './copy-binary.js'
+import { BINARY_HEADER, BINARY_TRAILER, binaryRows, copyBinary } from './copy-binary.js'
+import { copyText } from './copy-text.js'
 
 export const PG_TYPE: Record<ColumnTypeName, string> = {
   string: 'text',
@@ -148,6 +150,34 @@ export interface PgLoad {
   targets: PgTarget[]
 }
 
+/**
+ * A load's two encodings of checked columnar rows: binary COPY from the wire bytes, COPY text
+ * from the rows (decoded from the bytes unless given); each made once, when first asked for.
+ */
+export function columnarCopies(
+  columns: Column[],
+  wire: readonly WireColumn[],
+  rowCount: number,
+  rows: () => Value[][] = () => decodeColumns(wire, rowCount).rows,
+): Pick<PgLoad, 'copy' | 'binary'> {
+  let text: string | undefined
+  let binary: Uint8Array | undefined | null = null
+  return {
+    copy: () => {
+      text ??= copyText(
+        columns,
+        rows(),
+        columns.map((c) => c.name),
+      )
+      return text
+    },
+    binary: () => {
+      if (binary === null) binary = copyBinary(wire, rowCount)
+      return binary
+    },
+  }
+}
+
 export class PgTableWriter {
   private ready: Promise<void> | undefined
   /** table → column → information_schema data_type */
@@ -216,7 +246,7 @@ export class PgTableWriter {
         const exact = this.exactTypes(target.table, loads[0]!.columns)
         try {
           if (target.mode === 'append') await copyLoads(client, qualified(target.table).sql, loads, exact)
-          else await this.merge(client, target, loads[0]!, exact ? loads[0]!.binary?.() : undefined)
+          else await this.merge(client, target, loads[0]!, exact)
         } catch (error) {
           // Rows PostgreSQL refuses (a NUL in text, a value out of range, a NOT NULL or unique
           // constraint of the user's table) fail the same way every time: not worth a retry.
@@ -322,7 +352,7 @@ export class PgTableWriter {
     client: pg.PoolClient,
     target: PgTarget,
     load: PgLoad,
-    binary: Uint8Array | undefined,
+    binaryAllowed: boolean,
   ): Promise<void> {
     const table = qualified(target.table)
     const names = load.columns.map((c) => c.name)
@@ -331,7 +361,7 @@ export class PgTableWriter {
       throw new SchemaConflictError(`keys ${missing.join(', ')} are not columns of the batch`, load.id)
     await client.query(`CREATE TEMP TABLE outpost_stage (LIKE ${table.sql}) ON COMMIT DROP`)
     await client.query('ALTER TABLE outpost_stage ADD COLUMN outpost_ord bigserial')
-    await copyInto(client, 'outpost_stage', load, binary)
+    await copyLoads(client, 'outpost_stage', [load], binaryAllowed)
     const cols = names.map(quoteIdent).join(', ')
     const keys = target.keys.map(quoteIdent).join(', ')
     const updates = names
@@ -380,16 +410,6 @@ export class PgTableWriter {
     const result = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualified(table).sql}`)
     return Number(result.rows[0]?.n ?? 0)
   }
-}
-
-/** COPY of a load's rows: as binary when given (see PgLoad.binary), else as its text. */
-export async function copyInto(
-  client: pg.PoolClient,
-  tableSql: string,
-  load: Pick<PgLoad, 'columns' | 'copy'>,
-  binary?: Uint8Array,
-): Promise<void> {
-  await copyLoads(client, tableSql, [{ ...load, binary: () => binary }], binary !== undefined)
 }
 
 function sameColumns(a: Column[], b: Column[]): boolean {

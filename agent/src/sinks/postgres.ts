@@ -8,12 +8,12 @@
 
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
 import { postgresSinkSpec, SinkError } from '@outpost/shared'
-import { type Column, checkColumns, decodeColumns, encodeColumns, type RowBatch } from '@outpost/shared/batch'
+import { type Column, checkColumns, encodeColumns, type RowBatch } from '@outpost/shared/batch'
 import { DataBatchSchema } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import type * as z from 'zod'
-import { copyBinary } from '../db/copy-binary.js'
 import { copyText } from '../db/copy-text.js'
 import {
+  columnarCopies,
   connectorPool,
   type PgLoad,
   PgTableWriter,
@@ -78,16 +78,7 @@ export function decodePgPayload(payload: Uint8Array): Pick<PgLoad, 'columns' | '
   }
   const message = fromBinary(DataBatchSchema, payload.subarray(4))
   const columns = checkColumns(message.columns, message.rowCount)
-  return {
-    columns,
-    copy: () =>
-      copyText(
-        columns,
-        decodeColumns(message.columns, message.rowCount).rows,
-        columns.map((c) => c.name),
-      ),
-    binary: () => copyBinary(message.columns, message.rowCount),
-  }
+  return { columns, ...columnarCopies(columns, message.columns, message.rowCount) }
 }
 
 function stageTable(table: string): string {

@@ -1,6 +1,6 @@
 /** The PostgreSQL warehouse: the agent's PostgreSQL table writer with the control plane's ledger. */
 import { type Logger, PgTableWriter, pgPool } from '@outpost/agent'
-import { copyBinary, copyText } from '@outpost/agent/db'
+import { columnarCopies } from '@outpost/agent/db'
 import type pg from 'pg'
 import type { Warehouse, WarehouseBatch } from './types.js'
 
@@ -24,31 +24,15 @@ export class PostgresWarehouse implements Warehouse {
    */
   write(batches: WarehouseBatch[]): Promise<number> {
     return this.writer.write(
-      batches.map((b) => {
-        // Made at most once each, also for a batch bound for several tables.
-        let text: string | undefined
-        let binary: Uint8Array | undefined | null = null
-        return {
-          id: b.id,
-          agentId: b.agentId,
-          pipeline: b.pipeline,
-          columns: b.columns,
-          copy: () => {
-            text ??= copyText(
-              b.columns,
-              b.rows,
-              b.columns.map((c) => c.name),
-            )
-            return text
-          },
-          binary: () => {
-            if (binary === null) binary = copyBinary(b.wire, b.rowCount)
-            return binary
-          },
-          rows: b.rowCount,
-          targets: b.targets,
-        }
-      }),
+      batches.map((b) => ({
+        id: b.id,
+        agentId: b.agentId,
+        pipeline: b.pipeline,
+        columns: b.columns,
+        ...columnarCopies(b.columns, b.wire, b.rowCount, () => b.rows),
+        rows: b.rowCount,
+        targets: b.targets,
+      })),
     )
   }
 

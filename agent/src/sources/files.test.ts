@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
-import { headHash, lastRecordBoundary, listFiles, planRead, readChunks } from './files.js'
+import { fuzzBudget, fuzzTimeout } from '../../../test/helpers/fuzz.js'
+import { countByte, headHash, lastRecordBoundary, listFiles, planRead, readChunks } from './files.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-files-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -19,6 +21,39 @@ describe('record boundaries', () => {
     // With a backslash escape, \" does not end the quoted field.
     expect(lastRecordBoundary(bytes('a,"b\\"\nc"\nd'), Q, 92)).toBe(10)
   })
+
+  /** The boundary byte by byte: each quote toggles, a newline outside quotes is a boundary. */
+  function slowBoundary(buf: Uint8Array): number {
+    let inQuote = false
+    let boundary = -1
+    for (let i = 0; i < buf.length; i++) {
+      if (buf[i] === Q) inQuote = !inQuote
+      else if (buf[i] === 10 && !inQuote) boundary = i + 1
+    }
+    return boundary
+  }
+
+  it(
+    'finds the boundary a byte-by-byte scan finds, at any alignment (quotes counted four bytes at a time)',
+    () => {
+      const text = fc.array(fc.constantFrom(Q, Q, 10, 44, 97, 0xa2, 0x23, 0x21, 0), { maxLength: 200 })
+      fc.assert(
+        fc.property(text, fc.nat({ max: 7 }), (content, shift) => {
+          // The same bytes at another offset in their buffer: the word loop must not depend on it.
+          const buf = new Uint8Array(content.length + shift)
+          buf.set(content, shift)
+          const view = buf.subarray(shift)
+          expect(lastRecordBoundary(view, Q, Q)).toBe(slowBoundary(view))
+          const from = Math.min(shift, view.length)
+          expect(countByte(view, from, view.length, Q)).toBe(
+            view.subarray(from).filter((b) => b === Q).length,
+          )
+        }),
+        fuzzBudget(2000),
+      )
+    },
+    fuzzTimeout(),
+  )
 
   it('reads a file in chunks that end at record boundaries and resume from an offset', async () => {
     const lines = ['id,text']

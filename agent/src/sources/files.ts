@@ -153,10 +153,48 @@ export async function planRead(
  * escape byte do not count.
  */
 export function lastRecordBoundary(buf: Uint8Array, quote: number, escapeByte: number): number {
+  const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  if (escapeByte !== quote) return lastEscapedBoundary(bytes, quote, escapeByte)
+  // Quotes escaped by doubling: a newline is outside quotes when the quotes before it are even.
+  let nl = bytes.lastIndexOf(10)
+  if (nl < 0) return -1
+  let odd = (countByte(bytes, 0, nl, quote) & 1) === 1
+  while (odd) {
+    if (nl === 0) return -1
+    const before = bytes.lastIndexOf(10, nl - 1)
+    if (before < 0) return -1
+    if ((countByte(bytes, before, nl, quote) & 1) === 1) odd = false
+    nl = before
+  }
+  return nl + 1
+}
+
+/** How many bytes of buf[from, to) are `value`, four at a time. */
+export function countByte(buf: Uint8Array, from: number, to: number, value: number): number {
+  let count = 0
+  let i = from
+  // Bytes up to a 4-byte aligned address, then whole words, then the rest.
+  while (i < to && (buf.byteOffset + i) % 4 !== 0) if (buf[i++] === value) count++
+  const words = Math.floor((to - i) / 4)
+  if (words > 0) {
+    const view = new Uint32Array(buf.buffer, buf.byteOffset + i, words)
+    const pattern = Math.imul(value, 0x01010101)
+    for (let w = 0; w < words; w++) {
+      // Zero bytes of x are the matches; 0x80 marks each of them exactly (no borrow between bytes).
+      const x = view[w]! ^ pattern
+      const zeros = ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f)
+      count += Math.imul((zeros >>> 7) & 0x01010101, 0x01010101) >>> 24
+    }
+    i += words * 4
+  }
+  while (i < to) if (buf[i++] === value) count++
+  return count
+}
+
+function lastEscapedBoundary(bytes: Buffer, quote: number, escapeByte: number): number {
   let inQuote = false
   let pos = 0
   let boundary = -1
-  const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
   for (;;) {
     const q = bytes.indexOf(quote, pos)
     const segmentEnd = q < 0 ? bytes.length : q
@@ -165,7 +203,7 @@ export function lastRecordBoundary(buf: Uint8Array, quote: number, escapeByte: n
       if (nl >= pos) boundary = nl + 1
     }
     if (q < 0) break
-    if (escapeByte !== quote && q > 0 && bytes[q - 1] === escapeByte) {
+    if (q > 0 && bytes[q - 1] === escapeByte) {
       pos = q + 1
       continue
     }

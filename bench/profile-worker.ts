@@ -8,7 +8,8 @@
  *   node --max-semi-space-size=64 [--cpu-prof] --import tsx bench/profile-worker.ts [file.csv] [passes] [chain]
  *
  * chain: `quality` (the default, as above), `central` (the central scenario's 7 casts, batches for
- * the control plane) or `postgres` (SHAPING_TRANSFORMS into a postgres sink's payload).
+ * the control plane), `postgres` (SHAPING_TRANSFORMS into a postgres sink's payload) or
+ * `postgres-plain` (no transforms into a postgres sink's payload).
  */
 import { readFileSync } from 'node:fs'
 import { parsePipeline } from '@outpost/shared'
@@ -31,6 +32,7 @@ const specs: Record<string, string> = {
   quality: csvToFileSpec(file, '/tmp/outpost-profile-out', QUALITY_TRANSFORMS, QUALITY_VALIDATE),
   central: csvToCentralSpec(file, CENTRAL_TRANSFORMS),
   postgres: csvToPostgresSpec(file, 'postgres://127.0.0.1/unused', 'unused', SHAPING_TRANSFORMS),
+  'postgres-plain': csvToPostgresSpec(file, 'postgres://127.0.0.1/unused', 'unused', '[]'),
 }
 if (!specs[chain]) throw new Error(`chain is one of ${Object.keys(specs).join(', ')}`)
 const parsed = parsePipeline(specs[chain])

@@ -52,7 +52,6 @@ export function encodePgPayload(batch: RowBatch): Uint8Array {
 }
 
 function textPayload(batch: RowBatch): Uint8Array {
-  const head = encoder.encode(JSON.stringify({ columns: batch.columns }))
   const body = encoder.encode(
     copyText(
       batch.columns,
@@ -60,6 +59,12 @@ function textPayload(batch: RowBatch): Uint8Array {
       batch.columns.map((c) => c.name),
     ),
   )
+  return copyTextPayload(batch.columns, body)
+}
+
+/** A text payload of rows already written as COPY text. */
+export function copyTextPayload(columns: Column[], body: Uint8Array): Uint8Array {
+  const head = encoder.encode(JSON.stringify({ columns }))
   const out = new Uint8Array(4 + head.length + body.length)
   new DataView(out.buffer).setUint32(0, head.length, true)
   out.set(head, 4)
@@ -200,6 +205,9 @@ export const postgresSink = defineSink<PostgresSinkOptions>({
   },
   encode(_options, batch) {
     return encodePgPayload(batch)
+  },
+  encodeCopyText(_options, columns, copy) {
+    return copyTextPayload(columns, copy)
   },
   finishesRuns(options) {
     return options.mode === 'replace'

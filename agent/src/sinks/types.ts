@@ -1,5 +1,5 @@
 import type { ComponentSpec } from '@outpost/shared'
-import type { RowBatch } from '@outpost/shared/batch'
+import type { Column, RowBatch } from '@outpost/shared/batch'
 import type * as z from 'zod'
 import type { FileRoots } from '../file-roots.js'
 import type { Logger } from '../log.js'
@@ -52,6 +52,11 @@ export interface SinkImpl<Options> {
    * main thread only moves bytes. Sinks without it receive the encoded DataBatch.
    */
   encode?(options: Options, batch: RowBatch): Uint8Array
+  /**
+   * Worker side: the payload for rows of string columns already written as COPY text lines (a
+   * source's copyText), the same bytes `encode` makes of those rows.
+   */
+  encodeCopyText?(options: Options, columns: Column[], copy: Uint8Array): Uint8Array
   /** The writer needs to hear when a run ends (see SinkWriter.finishRun). */
   finishesRuns?(options: Options): boolean
 }

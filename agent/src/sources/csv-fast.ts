@@ -11,6 +11,15 @@
 const LF = 10
 const CR = 13
 
+/**
+ * The length of the line end at `c` (then `next`): 1 for LF, 2 for CRLF, or 0 for anything else
+ * and for a kind other than the one seen before (`seen`, 0 when none was).
+ */
+export function lineEndLength(c: number, next: number, seen: number): number {
+  const length = c === LF ? 1 : c === CR && next === LF ? 2 : 0
+  return seen !== 0 && length !== seen ? 0 : length
+}
+
 /** Whether parseSimpleCsv can handle these options at all. */
 export function simpleCsvOptions(delimiter: string, quote: string, escapeChar: string): boolean {
   const d = delimiter.charCodeAt(0)
@@ -36,8 +45,8 @@ export function parseSimpleCsv(text: string, delimiter: string, quote: string): 
   const doubled = quote + quote
   const n = text.length
   const records: string[][] = []
-  // The line end csv-parse settles on: the first one outside quotes. 0: none seen yet.
-  let lineEnd: 0 | typeof LF | typeof CR = 0
+  // The line end csv-parse settles on: the first one outside quotes (its length). 0: none seen yet.
+  let lineEnd = 0
   let record: string[] = []
   let pos = 0
   for (;;) {
@@ -95,19 +104,10 @@ export function parseSimpleCsv(text: string, delimiter: string, quote: string): 
       pos++
       continue
     }
-    let ending: number
-    if (c === LF) {
-      if (lineEnd === CR) return undefined
-      lineEnd = LF
-      ending = 1
-    } else if (c === CR && text.charCodeAt(pos + 1) === LF) {
-      if (lineEnd === LF) return undefined
-      lineEnd = CR
-      ending = 2
-    } else {
-      // Text after a closing quote, or a CR on its own.
-      return undefined
-    }
+    const ending = lineEndLength(c, text.charCodeAt(pos + 1), lineEnd)
+    // Text after a closing quote, a CR on its own, or another kind of line end.
+    if (ending === 0) return undefined
+    lineEnd = ending
     pos += ending
     // skip_empty_lines: a line without a single character makes no record.
     if (!quoted && record.length === 0 && field === '') continue

@@ -4,6 +4,7 @@ import type { Column, Value } from '@outpost/shared/batch'
 import { parse } from 'csv-parse/sync'
 import type * as z from 'zod'
 import type { Rejection } from '../transforms/types.js'
+import { csvToCopyText } from './csv-copy.js'
 import { parseSimpleCsv, simpleCsvOptions } from './csv-fast.js'
 import {
   checkFiles,
@@ -165,6 +166,24 @@ export const csvSource = defineSource<CsvOptions>({
   },
 
   check: (options, context) => checkFiles(options.path, context),
+
+  copyText(options, bytes, decodeState, limits) {
+    const state = decodeState as CsvDecodeState
+    const names = state.columns ?? options.columns
+    // A file's first chunk (a byte order mark, the header) and latin1 text take the usual path.
+    if (state.first || !names || options.encoding === 'latin1') return undefined
+    if (!simpleCsvOptions(options.delimiter, options.quote, options.escape)) return undefined
+    if (!isUtf8(bytes)) return undefined
+    const copied = csvToCopyText(
+      bytes,
+      options.delimiter.charCodeAt(0),
+      options.quote.charCodeAt(0),
+      names.length,
+      limits,
+    )
+    if (!copied || copied.records === 0) return undefined
+    return { columns: names.map((name) => ({ name, type: 'string' })), ...copied }
+  },
 
   decode(options, bytes, decodeState): DecodedRows {
     const state = decodeState as CsvDecodeState

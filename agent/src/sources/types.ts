@@ -6,6 +6,7 @@ import type { Logger } from '../log.js'
 import type { ReplayOrigin } from '../quarantine/quarantine.js'
 import type { CursorKey } from '../state/store.js'
 import type { Rejection } from '../transforms/types.js'
+import type { RowLimits } from '../workers/row-limits.js'
 
 export interface CursorWrite {
   key: CursorKey
@@ -91,6 +92,26 @@ export interface SourceImpl<Options> {
   check?(options: Options, context: SourceContext): Promise<string>
   /** Worker side: the bytes of one chunk to rows. */
   decode(options: Options, bytes: Uint8Array, decodeState: unknown): DecodedRows | Promise<DecodedRows>
+  /**
+   * Worker side, for a pipeline without transforms whose sinks all take COPY text: the chunk's
+   * rows straight as COPY text lines, exactly what decoding them and writing them with copyText
+   * would give; undefined whenever decode must run (a row to quarantine, an unusual chunk).
+   */
+  copyText?(
+    options: Options,
+    bytes: Uint8Array,
+    decodeState: unknown,
+    limits: RowLimits,
+  ): CopiedRows | undefined
+}
+
+export interface CopiedRows {
+  /** The columns, all of them strings. */
+  columns: Column[]
+  /** One COPY text line per record. */
+  copy: Uint8Array
+  /** Records in the chunk: every one of them a row. */
+  records: number
 }
 
 export function defineSource<Options>(impl: SourceImpl<Options>): SourceImpl<Options> {

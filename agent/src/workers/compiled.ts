@@ -19,11 +19,21 @@ export class CompiledPipeline {
   readonly aggregateIndex: number
   /** Whether the chain has a dedupe step. */
   readonly dedupes: boolean
+  /**
+   * Chunks may go from the source's bytes straight to the sinks' payloads as COPY text: no
+   * transforms, no validation, and every sink takes COPY text.
+   */
+  readonly copiesText: boolean
 
   constructor(readonly pipeline: Pipeline) {
     this.source = sources[pipeline.spec.source.type] as SourceImpl<unknown>
     this.aggregateIndex = pipeline.spec.transforms.findIndex((t) => 'aggregate' in t)
     this.dedupes = pipeline.spec.transforms.some((t) => 'dedupe' in t)
+    this.copiesText =
+      this.source.copyText !== undefined &&
+      pipeline.spec.transforms.length === 0 &&
+      !pipeline.spec.validate &&
+      pipeline.spec.sinks.every((s) => (sinks[s.type] as SinkImpl<unknown>).encodeCopyText !== undefined)
   }
 
   static fromJson(specJson: string): CompiledPipeline {

@@ -11,7 +11,7 @@ import { decodeReplayChunk } from '../quarantine/codec.js'
 import type { Frame, Rejection, StepReport, TransformContext } from '../transforms/types.js'
 import { applyValidation } from '../validate/apply.js'
 import type { BatchProfile } from '../validate/profile.js'
-import type { CompiledCache } from './compiled.js'
+import type { CompiledCache, CompiledPipeline } from './compiled.js'
 import type { BatchMeta, ProcessRequest, ProcessResult, QuarantinedRow } from './messages.js'
 import { DEFAULT_ROW_LIMITS, withinLimits } from './row-limits.js'
 
@@ -67,6 +67,8 @@ function encodeBatches(
 export async function processChunk(cache: CompiledCache, request: ProcessRequest): Promise<ProcessResult> {
   const compiled = cache.get(request.pipelineKey, request.specJson)
   const { meta } = request
+  const copied = copyThrough(compiled, request)
+  if (copied) return copied
   const decoded =
     request.decoder === 'replay' || request.emitFrom
       ? decodeReplayChunk(request.bytes)
@@ -183,6 +185,38 @@ export async function processChunk(cache: CompiledCache, request: ProcessRequest
         }
       : {}),
     ...(decoded.state !== undefined ? { decodeState: decoded.state } : {}),
+  }
+}
+
+/**
+ * A chunk whose rows pass untouched into sinks that take COPY text, written as COPY text from its
+ * bytes without decoding them (see CompiledPipeline.copiesText); undefined to take the usual path.
+ */
+function copyThrough(compiled: CompiledPipeline, request: ProcessRequest): ProcessResult | undefined {
+  const { meta } = request
+  if (!compiled.copiesText || request.decoder || request.emitFrom || meta.preview !== undefined)
+    return undefined
+  const { spec } = compiled.pipeline
+  const rows = compiled.source.copyText?.(
+    spec.source,
+    request.bytes,
+    request.decodeState,
+    meta.limits ?? DEFAULT_ROW_LIMITS,
+  )
+  if (!rows) return undefined
+  return {
+    type: 'processed',
+    batches: [],
+    columns: rows.columns,
+    recordCount: rows.records,
+    rowsRead: rows.records,
+    rowsPassed: rows.records,
+    rowsFiltered: 0,
+    quarantined: [],
+    sinkPayloads: spec.sinks.map((_, index) => {
+      const { impl, options } = compiled.sink(index)
+      return impl.encodeCopyText?.(options, rows.columns, rows.copy) ?? null
+    }),
   }
 }
 

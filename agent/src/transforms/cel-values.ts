@@ -41,6 +41,16 @@ export function activationFor(
   }
 }
 
+/** The interpreted program as a function of the row, for expressions compileRowCel leaves to cel-js. */
+export function celOverRows(
+  program: (variables: Record<string, unknown>) => unknown,
+  used: readonly { index: number; name: string; type: ColumnTypeName }[],
+  now: Date,
+): (row: readonly Value[]) => unknown {
+  const activation = activationFor(used, now)
+  return (row) => program(activation(row))
+}
+
 const IDENTIFIER = /[A-Za-z_][A-Za-z0-9_]*/g
 
 /** The columns an expression can refer to, so only those are converted for each row. */

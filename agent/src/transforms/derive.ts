@@ -13,7 +13,8 @@ import {
   deriveTransformSpec,
 } from '@outpost/shared'
 import type { Column, Value } from '@outpost/shared/batch'
-import { activationFor, describeCelError, referencedColumns } from './cel-values.js'
+import { compileRowCel } from './cel-compile.js'
+import { celOverRows, describeCelError, referencedColumns } from './cel-values.js'
 import { type Converter, converterTo, FAIL } from './convert.js'
 import { defineTransform, TransformConfigError } from './types.js'
 
@@ -120,11 +121,13 @@ export const deriveTransform = defineTransform<Record<string, Derivation>>({
       } else {
         columns[index] = { name, type: to }
       }
+      const used = referencedColumns(expression, input)
       return {
         name,
         expression,
         program: compileCel(expression),
-        used: referencedColumns(expression, input),
+        compiled: compileRowCel(expression, used),
+        used,
         index,
         from,
         to,
@@ -142,7 +145,9 @@ export const deriveTransform = defineTransform<Record<string, Derivation>>({
         const keptRows: Value[][] = []
         const keptRecords: number[] = []
         const { rows, records } = frame
-        const activations = plan.map((step) => activationFor(step.used, context.now))
+        const evaluators = plan.map(
+          (step) => step.compiled ?? celOverRows(step.program, step.used, context.now),
+        )
         nextRow: for (let r = 0; r < rows.length; r++) {
           const row = rows[r]!
           const inputRow = copyRows ? row.slice() : row
@@ -150,10 +155,10 @@ export const deriveTransform = defineTransform<Record<string, Derivation>>({
             const step = plan[s]!
             let sawNull = false
             for (const col of step.used) if (inputRow[col.index] === null) sawNull = true
-            const variables = (activations[s] as (typeof activations)[number])(inputRow)
+            const evaluate = evaluators[s]!
             let cell: Value
             try {
-              cell = toCell(step.program(variables), step.from)
+              cell = toCell(evaluate(inputRow), step.from)
             } catch (error) {
               if (sawNull) {
                 cell = null

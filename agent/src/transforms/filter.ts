@@ -1,6 +1,7 @@
 import { compileCel, filterTransformSpec } from '@outpost/shared'
 import type { Value } from '@outpost/shared/batch'
-import { activationFor, describeCelError, referencedColumns } from './cel-values.js'
+import { compileRowCel } from './cel-compile.js'
+import { celOverRows, describeCelError, referencedColumns } from './cel-values.js'
 import { defineTransform } from './types.js'
 
 export const filterTransform = defineTransform<string>({
@@ -8,6 +9,7 @@ export const filterTransform = defineTransform<string>({
   bind(expression, input) {
     const program = compileCel(expression)
     const used = referencedColumns(expression, input)
+    const compiled = compileRowCel(expression, used)
     return {
       columns: input,
       run(frame, report, context) {
@@ -15,13 +17,12 @@ export const filterTransform = defineTransform<string>({
         const keptRecords: number[] = []
         let filtered = 0
         const { rows, records } = frame
-        const activation = activationFor(used, context.now)
+        const evaluate = compiled ?? celOverRows(program, used, context.now)
         for (let r = 0; r < rows.length; r++) {
           const row = rows[r]!
-          const variables = activation(row)
           let result: unknown
           try {
-            result = program(variables)
+            result = evaluate(row)
           } catch (error) {
             report.reject({
               record: records[r]!,

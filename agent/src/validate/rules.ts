@@ -12,7 +12,8 @@ import {
   type ValidationRule,
 } from '@outpost/shared'
 import { type Column, formatValue, type Value } from '@outpost/shared/batch'
-import { activationFor, describeCelError, referencedColumns } from '../transforms/cel-values.js'
+import { compileRowCel } from '../transforms/cel-compile.js'
+import { celOverRows, describeCelError, referencedColumns } from '../transforms/cel-values.js'
 import { converterTo, FAIL } from '../transforms/convert.js'
 import { columnIndex, TransformConfigError, type TransformContext } from '../transforms/types.js'
 
@@ -58,8 +59,9 @@ export function bindRule(rule: ValidationRule, columns: readonly Column[]): Boun
     const expression = (rule as { expr: string }).expr
     const program = compileCel(expression)
     const used = referencedColumns(expression, columns)
+    const compiled = compileRowCel(expression, used)
     let now: Date | undefined
-    let activation: ReturnType<typeof activationFor> | undefined
+    let evaluate = compiled
     return {
       name,
       kind,
@@ -67,14 +69,13 @@ export function bindRule(rule: ValidationRule, columns: readonly Column[]): Boun
       columnIndex: -1,
       reset() {},
       check(row, context) {
-        // One activation per batch (the context's `now`), refilled for each row.
-        if (activation === undefined || now !== context.now) {
+        // Interpreted: one activation per batch (the context's `now`), refilled for each row.
+        if (evaluate === undefined || (compiled === undefined && now !== context.now)) {
           now = context.now
-          activation = activationFor(used, now)
+          evaluate = celOverRows(program, used, now)
         }
-        const variables = activation(row)
         try {
-          const result = program(variables)
+          const result = evaluate(row)
           return result === true
             ? undefined
             : result === false

@@ -52,3 +52,15 @@ export type CelProgram = (context: Record<string, unknown>) => unknown
 export function compileCel(expression: string): CelProgram {
   return celEnvironment.parse(expression) as CelProgram
 }
+
+/** A node of cel-js's syntax tree: `op` names the operator, `args` its operands (shape per op). */
+export interface CelNode {
+  op: string
+  args: unknown
+}
+
+/** The syntax tree of an expression that type-checks (columns as dyn), or undefined. */
+export function celSyntaxTree(expression: string): CelNode | undefined {
+  if (!celEnvironment.check(expression).valid) return undefined
+  return (celEnvironment.parse(expression) as unknown as { ast: CelNode }).ast
+}

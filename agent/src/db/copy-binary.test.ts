@@ -139,6 +139,41 @@ describe('binary COPY from columnar bytes', () => {
     fuzzTimeout(6),
   )
 
+  it(
+    'writes the same bytes from columns that are views at any offset of a Buffer (as decoded from the outbox)',
+    () => {
+      fc.assert(
+        fc.property(
+          fc.array(row, { minLength: 1, maxLength: 20 }),
+          fc.integer({ min: 1, max: 3 }),
+          (generated, shift) => {
+            const rows: Value[][] = generated.map((r, ord) => [ord, ...r])
+            const wire = encodeColumns({ columns: COLUMNS, rows })
+            // Each byte field at an odd place in one Buffer, as protobuf leaves them after decoding.
+            const moved = wire.map((col) => {
+              const at = (bytes: Uint8Array) => {
+                const buffer = Buffer.alloc(bytes.length + shift + 8)
+                buffer.set(bytes, shift)
+                return buffer.subarray(shift, shift + bytes.length)
+              }
+              return create(ColumnSchema, {
+                ...col,
+                values: at(col.values),
+                offsets: at(col.offsets),
+                validity: at(col.validity),
+              })
+            })
+            expect(Buffer.from(copyBinary(moved, rows.length)!)).toEqual(
+              Buffer.from(copyBinary(wire, rows.length)!),
+            )
+          },
+        ),
+        fuzzBudget(300),
+      )
+    },
+    fuzzTimeout(),
+  )
+
   it('leaves to text COPY what binary would not load the same way', () => {
     const one = (type: Column['type'], value: Value) =>
       copyBinary(encodeColumns({ columns: [{ name: 'c', type }], rows: [[value]] }), 1)

@@ -103,8 +103,13 @@ export async function waitForLedgerRows(
   }
 }
 
-/** OUTPOST_BENCH_CPU_PROFILE=DIR: node flags for a V8 CPU profile of a spawned process, for looking into it. */
+/**
+ * Node flags for the spawned agent and control plane, for looking into them:
+ * OUTPOST_BENCH_CPU_PROFILE=DIR writes a V8 CPU profile of each; OUTPOST_BENCH_NODE_FLAGS adds
+ * any others (space-separated, e.g. `--trace-gc`, which Node refuses in NODE_OPTIONS).
+ */
 export function profileFlags(): string[] {
   const dir = process.env.OUTPOST_BENCH_CPU_PROFILE
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []
+  const extra = process.env.OUTPOST_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...extra]
 }

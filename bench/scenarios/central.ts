@@ -70,6 +70,16 @@ export interface CentralResult {
 }
 
 /** One end-to-end load and one backlog drain of `rows` rows from `file`. */
+/** OUTPOST_BENCH_LOGS=1: a child's warnings and errors on stderr, to see why a run stalled. */
+function echoLogs(child: ChildProcess, name: string): void {
+  if (!process.env.OUTPOST_BENCH_LOGS) return
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n'))
+      if (process.env.OUTPOST_BENCH_LOGS === 'all' ? line : /"level":"(warn|error)"/.test(line))
+        process.stderr.write(`    ${name}: ${line}\n`)
+  })
+}
+
 export async function centralPath(file: string, rows: number, mode: 'live' | 'drain'): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'outpost-bench-central-'))
   const database = `outpost_bench_${Date.now().toString(36)}`
@@ -86,6 +96,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
       { env, stdio: ['ignore', 'pipe', 'inherit'] },
     )
     children.push(cp)
+    echoLogs(cp, 'control plane')
     const started = JSON.parse(await waitForLine(cp, (l) => l.includes('control plane started'), 30_000)) as {
       http: string
       grpc: string
@@ -117,6 +128,7 @@ export async function centralPath(file: string, rows: number, mode: 'live' | 'dr
       { env, stdio: ['ignore', 'pipe', 'inherit'] },
     )
     children.push(agent)
+    echoLogs(agent, 'agent')
     await waitForLine(agent, (l) => l.includes('connected to control plane'), 30_000)
     await db.connect()
     if (mode === 'drain') await nats.stop()

@@ -6,7 +6,7 @@
  * retried; it does not hold back the batches behind it. A warehouse that is down is retried.
  */
 import { fromBinary } from '@bufbuild/protobuf'
-import { AckPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { AckPolicy, type ConsumerMessages, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { nanos, headers as natsHeaders } from '@nats-io/transport-node'
 import type { Logger } from '@outpost/agent'
 import { CONSUMERS, parseSubject, STREAMS, subjects, TABLE_PATTERN } from '@outpost/shared'
@@ -90,30 +90,13 @@ export function decodeBatch(subject: string, data: Uint8Array): WarehouseBatch {
   }
 }
 
-/**
- * The messages a fetch delivered, with the error that ended it early, if one did. A pull whose
- * heartbeats the client missed (a control plane short of CPU) ends with an error after messages
- * have arrived; those are loaded. Dropped, they stayed pending and came back only after ack_wait
- * (30 s): measured as stalls of 16-25 s in the central benchmark.
- */
-export async function received(
-  fetched: AsyncIterable<JsMsg>,
-): Promise<{ messages: JsMsg[]; error?: unknown }> {
-  const messages: JsMsg[] = []
-  try {
-    for await (const m of fetched) messages.push(m)
-  } catch (error) {
-    return { messages, error }
-  }
-  return { messages }
-}
-
 export class CentralIngest {
   written = 0
   deadLettered = 0
   private stopped = false
-  /** Batches fetched and checked, not yet acknowledged, refused or handed back. */
+  /** Batches received, not yet acknowledged, refused or handed back. */
   private readonly held = new Set<JsMsg>()
+  private messages: ConsumerMessages | undefined
 
   constructor(
     private readonly link: NatsLink,
@@ -141,45 +124,49 @@ export class CentralIngest {
       max_ack_pending: 256,
     })
     const consumer = await jetstream(nc).consumers.get(STREAMS.data.name, CONSUMERS.data)
-    // The next group is fetched and checked while the current one is written: the control plane
-    // and PostgreSQL work at the same time. Groups are still written one after another, in order.
-    const nextGroup = async (): Promise<Loadable[] | undefined> => {
-      try {
-        // A fetch returns at 32 batches or after a second (the client's shortest wait): a batch
-        // that arrives alone waits at most that long.
-        const fetched = await consumer.fetch({ max_messages: 32, expires: 1000 })
-        const { messages, error } = await received(fetched)
-        if (error !== undefined && messages.length === 0) throw error
-        if (error !== undefined)
-          this.log.debug('a fetch of data batches ended early; loading what it brought', {
-            batches: messages.length,
+    // Batches are pulled continuously into a queue (up to 48 ahead, each at most 1 MiB); the writer takes
+    // what has arrived, up to 32, whenever it is free: PostgreSQL works while the next batches
+    // arrive, and a batch that arrives alone is written at once. (A fetch per group waited up
+    // to its expiry for a group to fill, and failed when the client missed a heartbeat.)
+    const queue: JsMsg[] = []
+    let arrived: (() => void) | undefined
+    const pump = (async () => {
+      while (!this.stopped) {
+        try {
+          const messages = await consumer.consume({ max_messages: 48 })
+          this.messages = messages
+          for await (const m of messages) {
+            // Kept in progress from its arrival: a long write must not let it be redelivered.
+            this.held.add(m)
+            queue.push(m)
+            arrived?.()
+          }
+        } catch (error) {
+          this.log.throttled('central-fetch', 60_000, 'warn', 'cannot fetch data batches; retrying', {
             error: (error as Error).message,
           })
-        return await this.prepare(messages)
-      } catch (error) {
-        if (this.stopped) return undefined
-        this.log.throttled('central-fetch', 60_000, 'warn', 'cannot fetch data batches; retrying', {
-          error: (error as Error).message,
-        })
-        await new Promise((r) => setTimeout(r, 1000))
-        return undefined
+        }
+        if (!this.stopped) await new Promise((r) => setTimeout(r, 1000))
       }
-    }
-    // Every batch fetched and not yet settled, the next group's too, is kept in progress: a long
-    // write must not let the group waiting behind it be redelivered.
+      arrived?.()
+    })()
     const keepAlive = setInterval(() => {
       for (const m of this.held) m.working()
     }, ACK_WAIT_MS / 3)
     try {
-      let next = nextGroup()
       while (!this.stopped) {
-        const group = await next
+        if (queue.length === 0) {
+          await new Promise<void>((resolve) => {
+            arrived = resolve
+          })
+          arrived = undefined
+          continue
+        }
+        const group = await this.prepare(queue.splice(0, 32))
         if (this.stopped) {
-          for (const v of group ?? []) v.message.nak()
+          for (const v of group) v.message.nak()
           break
         }
-        next = nextGroup()
-        if (!group) continue
         try {
           await this.write(group)
         } catch (error) {
@@ -190,10 +177,12 @@ export class CentralIngest {
           await new Promise((r) => setTimeout(r, 1000))
         }
       }
-      for (const v of (await next) ?? []) v.message.nak()
+      for (const m of queue.splice(0)) m.nak()
     } finally {
       clearInterval(keepAlive)
       this.held.clear()
+      this.messages?.stop()
+      await pump
     }
   }
 
@@ -208,8 +197,8 @@ export class CentralIngest {
         if ((await this.store.getAgent(agentId))?.revokedAt)
           throw new InvalidBatchError(`agent ${agentId} is revoked`)
         valid.push({ message: m, batch })
-        this.held.add(m)
       } catch (error) {
+        this.held.delete(m)
         await this.deadLetter(m, (error as Error).message)
       }
     }
@@ -281,5 +270,6 @@ export class CentralIngest {
 
   stop(): void {
     this.stopped = true
+    this.messages?.stop()
   }
 }

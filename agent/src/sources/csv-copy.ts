@@ -61,25 +61,15 @@ export function csvToCopyText(
   let fields = 0
   let rowBytes = 0
   for (;;) {
-    // At the start of a field.
-    if (pos >= n) {
-      // A delimiter just before the end leaves an empty last field.
-      if (fields === 0) break
-      if (fields + 1 !== width || rowBytes > limits.maxRowBytes) return undefined
-      out[o++] = TAB
-      out[o++] = BACKSLASH
-      out[o++] = N
-      out[o++] = LF
-      records++
-      break
-    }
+    // At the start of a field. At the end of the input it is an empty one: the last of a record
+    // after a delimiter, or an empty line that makes no record (below).
     if (fields > 0) out[o++] = TAB
     const fieldStart = o
     // Bytes written beyond the field's own: one for each escape.
     let extra = 0
-    let c = input[pos]!
+    let c: number
     // A quoted field ends at a quote not followed by another (a doubled quote is one quote).
-    const quoted = c === quote
+    const quoted = pos < n && input[pos] === quote
     let i = quoted ? pos + 1 : pos
     for (; ; i++) {
       if (i >= n) {

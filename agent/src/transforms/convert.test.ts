@@ -112,4 +112,109 @@ describe('conversions', () => {
       { numRuns: 5000 },
     )
   })
+
+  // The fast paths (plain digits, 'true'/'false', ISO with an offset) must give what the rules as
+  // the regular expressions state them give, on text near and far from the fast shapes.
+  const numberish = fc.stringMatching(/^ ?[+-]{0,2}[0-9]{0,18}(\.[0-9]{0,8})?\.?(e[+-]?[0-9]{1,2})?[a ]?$/)
+
+  it('int: the value the integer rules give, for any text', () => {
+    const reference = (value: string) => {
+      const text = value.trim()
+      if (!/^[+-]?\d+$/.test(text)) {
+        const n = Number(text)
+        return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text) && Number.isSafeInteger(n) ? n : FAIL
+      }
+      const n = Number(text)
+      if (Number.isSafeInteger(n)) return n
+      const big = BigInt(text)
+      return big > 9223372036854775807n || big < -9223372036854775808n ? FAIL : big
+    }
+    const int = to('int')
+    fc.assert(
+      fc.property(fc.oneof(numberish, fc.string()), (text) => {
+        expect(
+          Object.is(int(text, 'string'), reference(text)) || int(text, 'string') === reference(text),
+        ).toBe(true)
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  it('float: the double Number() reads from any decimal text', () => {
+    const reference = (value: string) => {
+      const text = value.trim()
+      if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return Number(text)
+      if (/^[+-]?(inf|infinity)$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity
+      return /^nan$/i.test(text) ? Number.NaN : FAIL
+    }
+    const float = to('float')
+    fc.assert(
+      fc.property(fc.oneof(numberish, fc.string(), fc.double().map(String)), (text) => {
+        expect(Object.is(float(text, 'string'), reference(text))).toBe(true)
+      }),
+      { numRuns: 5000 },
+    )
+  })
+
+  it('bool: the spellings in any case and with spaces', () => {
+    const bool = to('bool')
+    fc.assert(
+      fc.property(fc.constantFrom('true', 'false', 'TRUE', ' t', 'No ', 'off', 'maybe', '', '2'), (text) => {
+        const word = text.trim().toLowerCase()
+        const expected = ['true', 't', 'yes', 'y', '1', 'on'].includes(word)
+          ? true
+          : ['false', 'f', 'no', 'n', '0', 'off'].includes(word)
+            ? false
+            : FAIL
+        expect(bool(text, 'string')).toBe(expected)
+      }),
+    )
+  })
+
+  it('timestamps: ISO text with an offset is the instant Date.UTC gives, in microseconds', () => {
+    const ts = to('timestamp')
+    const pad = (n: number, width: number) => String(Math.abs(n)).padStart(width, '0')
+    fc.assert(
+      fc.property(
+        fc.record({
+          year: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 1960, max: 2100 })),
+          month: fc.integer({ min: 0, max: 13 }),
+          day: fc.integer({ min: 0, max: 32 }),
+          hour: fc.integer({ min: 0, max: 24 }),
+          minute: fc.integer({ min: 0, max: 60 }),
+          second: fc.integer({ min: 0, max: 61 }),
+          fraction: fc.stringMatching(/^[0-9]{0,9}$/),
+          offset: fc.oneof(fc.constant(undefined), fc.integer({ min: -14 * 60, max: 14 * 60 })),
+          separator: fc.constantFrom('T', ' '),
+        }),
+        (t) => {
+          const zone =
+            t.offset === undefined
+              ? 'Z'
+              : `${t.offset < 0 ? '-' : '+'}${pad(Math.trunc(t.offset / 60), 2)}:${pad(t.offset % 60, 2)}`
+          const text = `${pad(t.year, 4)}-${pad(t.month, 2)}-${pad(t.day, 2)}${t.separator}${pad(t.hour, 2)}:${pad(t.minute, 2)}:${pad(t.second, 2)}${t.fraction ? `.${t.fraction}` : ''}${zone}`
+          const valid =
+            t.month >= 1 &&
+            t.month <= 12 &&
+            t.day >= 1 &&
+            t.day <= daysInMonth(t.year, t.month) &&
+            t.hour <= 23 &&
+            t.minute <= 59 &&
+            t.second <= 60
+          if (!valid) {
+            expect(ts(text, 'string')).toBe(FAIL)
+            return
+          }
+          const ms =
+            Date.UTC(t.year, t.month - 1, t.day, t.hour, t.minute, t.second) - (t.offset ?? 0) * 60_000
+          const micros = Number(t.fraction.slice(0, 6).padEnd(6, '0'))
+          const expected = BigInt(ms) * 1000n + BigInt(micros)
+          const got = ts(text, 'string')
+          expect(typeof got === 'bigint' ? got : BigInt(got as number)).toBe(expected)
+          expect(typeof got).toBe(Number.isSafeInteger(Number(expected)) ? 'number' : 'bigint')
+        },
+      ),
+      { numRuns: 5000 },
+    )
+  })
 })

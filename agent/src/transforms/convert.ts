@@ -32,7 +32,59 @@ function asText(value: Value, fromType: ColumnTypeName): string {
   return String(value)
 }
 
+const D0 = 48
+const PLUS = 43
+const MINUS = 45
+const DOT = 46
+
+/**
+ * Plain integer text of at most 15 characters (an optional sign, then digits), which is always a
+ * safe integer: its value without a regular expression, trim or Number(). undefined for anything
+ * else, which the general path then reads. The common case of every int cast, so it is fast.
+ */
+function plainInt(text: string): number | undefined {
+  const n = text.length
+  if (n === 0 || n > 15) return undefined
+  const first = text.charCodeAt(0)
+  let i = first === MINUS || first === PLUS ? 1 : 0
+  if (i === n) return undefined
+  let v = 0
+  for (; i < n; i++) {
+    const d = text.charCodeAt(i) - D0
+    if (d < 0 || d > 9) return undefined
+    v = v * 10 + d
+  }
+  return first === MINUS ? -v : v
+}
+
+/**
+ * Whether `text` is plain decimal text: an optional sign, digits with at most one point, at least
+ * one digit, nothing else (no spaces, no exponent). DECIMAL accepts all of these unchanged.
+ */
+function plainDecimal(text: string): boolean {
+  const n = text.length
+  const first = text.charCodeAt(0)
+  let i = first === MINUS || first === PLUS ? 1 : 0
+  let digits = 0
+  let points = 0
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === DOT) points++
+    else if (c - D0 >= 0 && c - D0 <= 9) digits++
+    else return false
+  }
+  return digits > 0 && points <= 1
+}
+
 function toInt(value: Value, fromType: ColumnTypeName): Converted {
+  if (typeof value === 'string') {
+    const plain = plainInt(value)
+    if (plain !== undefined) return plain
+  }
+  return intGeneral(value, fromType)
+}
+
+function intGeneral(value: Value, fromType: ColumnTypeName): Converted {
   if (typeof value === 'number') {
     if (fromType === 'timestamp' || fromType === 'date') return value
     return Number.isInteger(value) ? value : FAIL
@@ -55,7 +107,46 @@ function toInt(value: Value, fromType: ColumnTypeName): Converted {
   return big > MAX_INT64 || big < MIN_INT64 ? FAIL : big
 }
 
+/** Exact powers of ten a double holds (up to 10^22). */
+const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k)
+
+/**
+ * Plain decimal text (see plainDecimal) of at most 15 digits as a double without Number(): the
+ * digits as an integer (exact below 2^53) divided by an exact power of ten is correctly rounded,
+ * so it is the double Number() gives (Clinger's fast path). undefined for any other text.
+ */
+export function plainFloat(text: string): number | undefined {
+  const n = text.length
+  if (n === 0 || n > 17) return undefined
+  const first = text.charCodeAt(0)
+  let i = first === MINUS || first === PLUS ? 1 : 0
+  let mantissa = 0
+  let digits = 0
+  let point = -1
+  for (; i < n; i++) {
+    const c = text.charCodeAt(i)
+    if (c === DOT) {
+      if (point >= 0) return undefined
+      point = i
+    } else if (c - D0 >= 0 && c - D0 <= 9) {
+      mantissa = mantissa * 10 + (c - D0)
+      digits++
+    } else return undefined
+  }
+  if (digits === 0 || digits > 15) return undefined
+  const value = point < 0 ? mantissa : mantissa / (POW10[n - 1 - point] as number)
+  return first === MINUS ? -value : value
+}
+
 function toFloat(value: Value): Converted {
+  if (typeof value === 'string') {
+    const plain = plainFloat(value)
+    if (plain !== undefined) return plain
+  }
+  return floatGeneral(value)
+}
+
+function floatGeneral(value: Value): Converted {
   if (typeof value === 'number') return value
   if (typeof value === 'bigint') return Number(value)
   if (typeof value === 'boolean') return value ? 1 : 0
@@ -69,6 +160,15 @@ function toFloat(value: Value): Converted {
 
 /** Decimal text without a leading plus or redundant leading zeros; digits are never rounded. */
 function toDecimal(value: Value): Converted {
+  // The common case: a first digit 1-9 leaves no sign or zero to strip.
+  if (typeof value === 'string') {
+    const first = value.charCodeAt(0)
+    if (first >= 49 && first <= 57 && plainDecimal(value)) return value
+  }
+  return decimalGeneral(value)
+}
+
+function decimalGeneral(value: Value): Converted {
   if (typeof value === 'bigint') return value.toString()
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : FAIL
   if (typeof value !== 'string') return FAIL
@@ -88,6 +188,12 @@ function toDecimal(value: Value): Converted {
 }
 
 function toBool(value: Value): Converted {
+  if (value === 'true') return true
+  if (value === 'false') return false
+  return boolGeneral(value)
+}
+
+function boolGeneral(value: Value): Converted {
   if (typeof value === 'boolean') return value
   if (typeof value === 'number') return value === 0 ? false : value === 1 ? true : FAIL
   if (typeof value !== 'string') return FAIL
@@ -135,8 +241,6 @@ function fractionToMicros(fraction: string | undefined): number {
   return Number(fraction.slice(0, 6).padEnd(6, '0'))
 }
 
-const D0 = 48
-
 function digits(text: string, at: number, count: number): number {
   let n = 0
   for (let i = at; i < at + count; i++) {
@@ -147,8 +251,11 @@ function digits(text: string, at: number, count: number): number {
   return n
 }
 
-/** `YYYY-MM-DDTHH:MM:SS[.f…](Z|±HH:MM)` without a regular expression: the common case, fast. */
-function parseIsoFast(text: string): WallTime | undefined {
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.f…](Z|±HH:MM)` without a regular expression, the common case, into `into`
+ * (so the timestamp cast allocates nothing per value); false for any other text.
+ */
+function parseIsoFast(text: string, into: WallTime): boolean {
   if (
     text.length < 20 ||
     text.charCodeAt(4) !== 45 ||
@@ -156,17 +263,17 @@ function parseIsoFast(text: string): WallTime | undefined {
     text.charCodeAt(13) !== 58 ||
     text.charCodeAt(16) !== 58
   ) {
-    return undefined
+    return false
   }
   const sep = text.charCodeAt(10)
-  if (sep !== 84 && sep !== 32) return undefined
+  if (sep !== 84 && sep !== 32) return false
   const year = digits(text, 0, 4)
   const month = digits(text, 5, 2)
   const day = digits(text, 8, 2)
   const hour = digits(text, 11, 2)
   const minute = digits(text, 14, 2)
   const second = digits(text, 17, 2)
-  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return undefined
+  if (year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) return false
   let at = 19
   let micros = 0
   if (text.charCodeAt(at) === 46) {
@@ -181,22 +288,33 @@ function parseIsoFast(text: string): WallTime | undefined {
     }
   }
   const rest = text.length - at
-  if (rest === 1 && (text.charCodeAt(at) === 90 || text.charCodeAt(at) === 122)) {
-    return { year, month, day, hour, minute, second, micros, offset: 0 }
-  }
-  if (rest === 6 && text.charCodeAt(at + 3) === 58) {
+  let offset: number
+  if (rest === 1 && (text.charCodeAt(at) === 90 || text.charCodeAt(at) === 122)) offset = 0
+  else if (rest === 6 && text.charCodeAt(at + 3) === 58) {
     const sign = text.charCodeAt(at) === 43 ? 1 : text.charCodeAt(at) === 45 ? -1 : 0
     const oh = digits(text, at + 1, 2)
     const om = digits(text, at + 4, 2)
-    if (sign === 0 || oh < 0 || om < 0) return undefined
-    return { year, month, day, hour, minute, second, micros, offset: sign * (oh * 60 + om) }
-  }
-  return undefined
+    if (sign === 0 || oh < 0 || om < 0) return false
+    offset = sign * (oh * 60 + om)
+  } else return false
+  into.year = year
+  into.month = month
+  into.day = day
+  into.hour = hour
+  into.minute = minute
+  into.second = second
+  into.micros = micros
+  into.offset = offset
+  return true
+}
+
+function emptyWall(): WallTime {
+  return { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0, micros: 0, offset: 0 }
 }
 
 function parseIso(text: string): WallTime | undefined {
-  const fast = parseIsoFast(text)
-  if (fast) return fast
+  const fast = emptyWall()
+  if (parseIsoFast(text, fast)) return fast
   const m = ISO.exec(text.trim())
   if (!m) return undefined
   return {
@@ -295,8 +413,24 @@ function zoneOffsetMinutes(zone: string, utcMs: number): number {
   return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / 60_000)
 }
 
+/** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yearOfEra = y - era * 400
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear
+  return era * 146097 + dayOfEra - 719468
+}
+
+/** Date.UTC of a valid wall time (validWall), without its cost; years 0-99 as Date.UTC reads them. */
+function utcMs(w: WallTime): number {
+  if (w.year < 100) return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
+  return (daysFromCivil(w.year, w.month, w.day) * 86400 + w.hour * 3600 + w.minute * 60 + w.second) * 1000
+}
+
 function wallToMicros(w: WallTime, zone: string): number | bigint {
-  const local = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second)
+  const local = utcMs(w)
   let utc: number
   if (w.offset !== undefined) utc = local - w.offset * 60_000
   else if (zone === 'UTC') utc = local
@@ -333,7 +467,11 @@ function timestampConverter(options: ConvertOptions): Converter {
     }
   }
   const parse = format ? compileFormat(format) : parseIso
+  const iso = parse === parseIso
+  const scratch = emptyWall()
   return (value, fromType) => {
+    if (iso && typeof value === 'string' && parseIsoFast(value, scratch) && validWall(scratch))
+      return wallToMicros(scratch, zone)
     if (typeof value === 'number' || typeof value === 'bigint') {
       if (fromType === 'timestamp') return value
       if (fromType === 'date') return Number(value) * MS_PER_DAY * 1000

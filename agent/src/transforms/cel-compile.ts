@@ -6,6 +6,7 @@
  */
 import { type CelNode, type ColumnTypeName, celSyntaxTree } from '@outpost/shared'
 import type { Value } from '@outpost/shared/batch'
+import { plainFloat } from './convert.js'
 
 export type RowProgram = (row: readonly Value[]) => unknown
 
@@ -140,7 +141,9 @@ function column(name: string, columns: Columns): Typed | undefined {
       nullable: true,
       run: (row) => {
         const v = row[i]
-        return v === null ? null : Number(v)
+        if (v === null) return null
+        // Decimal text as cast leaves it: plainFloat gives Number()'s double, several times faster.
+        return (typeof v === 'string' ? plainFloat(v) : undefined) ?? Number(v)
       },
     }
   }
@@ -432,25 +435,46 @@ function splitIndex(args: [CelNode, CelNode], columns: Columns): Typed | undefin
   if (list.op !== 'rcall') return undefined
   const [name, receiver, splitArgs] = list.args as [string, CelNode, CelNode[]]
   if (name !== 'split' || splitArgs.length !== 1) return undefined
-  const split = stringCall(name, receiver, splitArgs[0]!, columns, (a, b) => a.split(b))
+  // The operands of the call, set by `operands` just before the part is taken.
+  let text = ''
+  let sep = ''
+  const operands = stringCall(name, receiver, splitArgs[0]!, columns, (a, b) => {
+    text = a
+    sep = b
+    return true
+  })
   const k = compileNode(indexNode, columns)
-  if (!split || !k || k.kind !== 'int') return undefined
+  if (!operands || !k || k.kind !== 'int') return undefined
   const index = nonNull(k, () => new CelRowError('no_such_key', 'No such key: null'))
   return {
     kind: 'string',
     nullable: false,
     run: (row) => {
-      const parts = split(row)
+      operands(row)
       const at = Number(index(row) as Int)
-      const part = parts[at]
+      const part = splitPart(text, sep, at)
       if (part !== undefined) return part
+      const size = text.split(sep).length
       throw new CelRowError(
         'index_out_of_bounds',
         // cel-js's wording, down to `size undefined` for the empty list ''.split('') makes.
-        `No such key: index out of bounds, index ${at} ${at < 0 ? '< 0' : `>= size ${parts.length || undefined}`}`,
+        `No such key: index out of bounds, index ${at} ${at < 0 ? '< 0' : `>= size ${size || undefined}`}`,
       )
     },
   }
+}
+
+/** text.split(sep)[at] without making the list: the common `email.split('@')[1]`, per row. */
+function splitPart(text: string, sep: string, at: number): string | undefined {
+  if (sep === '' || at < 0) return text.split(sep)[at]
+  let from = 0
+  for (let k = 0; k < at; k++) {
+    const next = text.indexOf(sep, from)
+    if (next < 0) return undefined
+    from = next + sep.length
+  }
+  const end = text.indexOf(sep, from)
+  return end < 0 ? text.slice(from) : text.slice(from, end)
 }
 
 const STRING_METHODS: Record<string, (a: string, b: string) => boolean> = {

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-// `npm run bench`: installs what the benchmark needs (npm packages; nats-server, pgloader and
-// pandas with apt), builds, and runs bench/run.ts (with --fleet: bench/fleet.ts). Flags pass through
-// (--quick, --only NAME, --agents N).
+// `npm run bench`: installs what the benchmark needs (npm packages; nats-server, pgloader, pandas
+// and Chromium for the console's budgets, with apt), builds, and runs bench/run.ts (with --fleet:
+// bench/fleet.ts). Flags pass through (--quick, --only NAME, --agents N).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import { ensureAptPackages, ensureNodeModules, NATS, root } from './setup.mjs'
+import { CHROMIUM, ensureAptPackages, ensureNodeModules, NATS, root } from './setup.mjs'
 
 const fleet = process.argv.includes('--fleet')
 ensureNodeModules()
@@ -15,6 +15,7 @@ ensureAptPackages([
     ? []
     : [
         { package: 'pgloader', binaries: ['pgloader'] },
+        CHROMIUM,
         {
           package: 'python3-pandas python3-sqlalchemy python3-psycopg2',
           binaries: ['/usr/lib/python3/dist-packages/pandas/__init__.py'],

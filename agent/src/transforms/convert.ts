@@ -470,8 +470,9 @@ function timestampConverter(options: ConvertOptions): Converter {
   const iso = parse === parseIso
   const scratch = emptyWall()
   return (value, fromType) => {
-    if (iso && typeof value === 'string' && parseIsoFast(value, scratch) && validWall(scratch))
-      return wallToMicros(scratch, zone)
+    // parseIso gives this same wall time for such text, so its answer is final here.
+    if (iso && typeof value === 'string' && parseIsoFast(value, scratch))
+      return validWall(scratch) ? wallToMicros(scratch, zone) : FAIL
     if (typeof value === 'number' || typeof value === 'bigint') {
       if (fromType === 'timestamp') return value
       if (fromType === 'date') return Number(value) * MS_PER_DAY * 1000

@@ -122,6 +122,15 @@ function word(s: string, i: number, w: string): number {
   return s.startsWith(w, i) ? i + w.length : -1
 }
 
+/** A string, number, true, false or null, c = s[i] being its first character. */
+function scalar(s: string, i: number, n: number, c: number): number {
+  if (c === C.Quote) return string(s, i, n)
+  if (c === C.Minus || (c >= C.Zero && c <= C.Nine)) return number(s, i, n)
+  if (c === 116 /* t */) return word(s, i, 'true')
+  if (c === 102 /* f */) return word(s, i, 'false')
+  return word(s, i, 'null')
+}
+
 /** `"key":` with s[i] where the key should start (after spaces). */
 function key(s: string, i: number, n: number): number {
   if (i >= n || s.charCodeAt(i) !== C.Quote) return -1
@@ -156,16 +165,7 @@ function scan(s: string): boolean | undefined {
         continue
       }
     } else {
-      i =
-        c === C.Quote
-          ? string(s, i, n)
-          : c === C.Minus || (c >= C.Zero && c <= C.Nine)
-            ? number(s, i, n)
-            : c === 116
-              ? word(s, i, 'true')
-              : c === 102
-                ? word(s, i, 'false')
-                : word(s, i, 'null')
+      i = scalar(s, i, n, c)
       if (i < 0) return false
     }
     // After a complete value: close containers, or a comma and the next member.

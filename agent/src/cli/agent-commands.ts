@@ -99,6 +99,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 
 export const agentCommand: Command = {
   name: 'agent',
+  service: true,
   summary: 'Run the agent: enrol with a token once, then run assigned pipelines as a service.',
   usage: `Usage: outpost agent [flags]
 

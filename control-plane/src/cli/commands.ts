@@ -35,6 +35,7 @@ export function defaultConsoleDir(): string | undefined {
 
 export const controlPlaneCommand: Command = {
   name: 'control-plane',
+  service: true,
   summary: 'Run the control plane: gRPC for agents, REST API and console, embedded store.',
   usage: `Usage: outpost control-plane [flags]
 

@@ -95,6 +95,9 @@ function parseRecords(
   }) as string[][]
 }
 
+/** The first chunk of a file whose header names the columns: the others wait for it. */
+const HEADER_CHUNK_BYTES = 64 * 1024
+
 export const csvSource = defineSource<CsvOptions>({
   spec: csvSourceSpec,
 
@@ -127,6 +130,7 @@ export const csvSource = defineSource<CsvOptions>({
             (b) => lastRecordBoundary(b, quote, escapeByte),
             signal,
             options.compression,
+            known ? context.chunkBytes : HEADER_CHUNK_BYTES,
           )) {
             const columns = columnsByFile.get(file.path)
             const state: CsvDecodeState = { first: piece.start === 0, ...(columns ? { columns } : {}) }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fuzzBudget, fuzzTimeout } from '../../../test/helpers/fuzz.js'
@@ -88,6 +89,41 @@ describe('record boundaries', () => {
     ))
       rest += Buffer.from(c.bytes).toString()
     expect(chunks.slice(0, 3).join('') + rest).toBe(text)
+  })
+
+  it('reads a smaller first chunk when asked, also when its first record is longer, plain or gzip', async () => {
+    const header = `${'h'.repeat(3000)}\n`
+    const rows = Array.from({ length: 20_000 }, (_, i) => `${i},row ${i}\n`).join('')
+    const text = header + rows
+    writeFileSync(join(dir, 'first.csv'), text)
+    writeFileSync(join(dir, 'first.csv.gz'), gzipSync(text))
+    for (const [name, firstBytes] of [
+      ['first.csv', 1024],
+      ['first.csv.gz', 1024],
+      ['first.csv', 8192],
+    ] as const) {
+      const sizes: number[] = []
+      let all = ''
+      for await (const c of readChunks(
+        join(dir, name),
+        0,
+        32_768,
+        (b) => lastRecordBoundary(b, Q, Q),
+        new AbortController().signal,
+        'auto',
+        firstBytes,
+      )) {
+        sizes.push(c.bytes.length)
+        all += Buffer.from(c.bytes).toString()
+      }
+      expect(all).toBe(text)
+      expect(sizes[0]).toBeGreaterThanOrEqual(header.length)
+      // A first chunk that fits its first record ends soon (gzip: within the first 16 KiB that
+      // zlib hands over); one that does not reads on in full chunks. The others are full size.
+      if (firstBytes > header.length) expect(sizes[0]).toBeLessThanOrEqual(firstBytes)
+      if (name.endsWith('.gz')) expect(sizes[0]).toBeLessThan(16_384)
+      for (const size of sizes.slice(1, -1)) expect(size).toBeGreaterThan(32_768 - 32)
+    }
   })
 
   it('keeps a final record without a newline and handles an empty file', async () => {

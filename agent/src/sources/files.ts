@@ -231,6 +231,8 @@ export function isGzip(path: string, compression: Compression): boolean {
  * Reads a file from `offset` in chunks of about `chunkBytes`, each ending at a record boundary
  * (or the end of the file). Each chunk owns its ArrayBuffer, so it can be transferred. Offsets of
  * gzip files count uncompressed bytes; resuming one decompresses again up to the offset.
+ * `firstChunkBytes` makes the first chunk smaller: one that must be decoded before any other (a
+ * CSV header) then comes back soon, and the next chunks go to the workers together.
  */
 export function readChunks(
   path: string,
@@ -239,15 +241,22 @@ export function readChunks(
   boundary: (buf: Uint8Array) => number,
   signal: AbortSignal,
   compression: Compression = 'none',
+  firstChunkBytes = chunkBytes,
 ): AsyncGenerator<FileChunk> {
-  if (isGzip(path, compression)) return streamChunks(path, offset, chunkBytes, boundary, signal)
-  return fileChunks(path, offset, chunkBytes, boundary, signal)
+  const sizes = { first: Math.min(firstChunkBytes, chunkBytes), rest: chunkBytes }
+  if (isGzip(path, compression)) return streamChunks(path, offset, sizes, boundary, signal)
+  return fileChunks(path, offset, sizes, boundary, signal)
+}
+
+interface ChunkSizes {
+  first: number
+  rest: number
 }
 
 async function* streamChunks(
   path: string,
   offset: number,
-  chunkBytes: number,
+  sizes: ChunkSizes,
   boundary: (buf: Uint8Array) => number,
   signal: AbortSignal,
 ): AsyncGenerator<FileChunk> {
@@ -256,6 +265,7 @@ async function* streamChunks(
   let size = 0
   let skip = offset
   let position = offset
+  let want = sizes.first
   const take = (cut: number): FileChunk => {
     const all = Buffer.concat(parts, size)
     const chunk = new Uint8Array(new ArrayBuffer(cut))
@@ -279,7 +289,9 @@ async function* streamChunks(
       }
       parts.push(buf)
       size += buf.length
-      if (size >= chunkBytes) {
+      if (size >= want) {
+        // Past the first attempt, a record longer than the first chunk is read in full chunks.
+        want = sizes.rest
         const all = Buffer.concat(parts, size)
         parts = [all]
         const cut = boundary(all)
@@ -304,7 +316,7 @@ async function* streamChunks(
 async function* fileChunks(
   path: string,
   offset: number,
-  chunkBytes: number,
+  sizes: ChunkSizes,
   boundary: (buf: Uint8Array) => number,
   signal: AbortSignal,
 ): AsyncGenerator<FileChunk> {
@@ -323,9 +335,11 @@ async function* fileChunks(
     let position = offset
     let chunkStart = offset
     let eof = false
+    let want = sizes.first
     while (!eof) {
       if (signal.aborted) return
-      const block = Buffer.allocUnsafeSlow(carry.length + chunkBytes)
+      const block = Buffer.allocUnsafeSlow(carry.length + want)
+      want = sizes.rest
       carry.copy(block, 0)
       let filled = carry.length
       while (filled < block.length) {

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 import type { ColumnTypeName } from '@outpost/shared'
-import mysql from 'mysql2'
+import type mysql from 'mysql2'
+import { mysqlDriver } from './lazy.js'
 
 export interface MysqlConnectOptions {
   url: string
@@ -14,7 +15,7 @@ export interface MysqlConnectOptions {
 
 /** A connection that returns every value as text (or bytes), in UTC, big numbers as strings. */
 export function mysqlConnection(options: MysqlConnectOptions): mysql.Connection {
-  return mysql.createConnection({
+  return mysqlDriver().createConnection({
     uri: options.url,
     dateStrings: true,
     supportBigNumbers: true,

@@ -11,11 +11,11 @@ import type { Writable } from 'node:stream'
 import type { ColumnTypeName } from '@outpost/shared'
 import { type Column, decodeColumns, type Value } from '@outpost/shared/batch'
 import type { Column as WireColumn } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
-import pg from 'pg'
-import { from as copyFrom } from 'pg-copy-streams'
+import type pg from 'pg'
 import type { Logger } from '../log.js'
 import { BINARY_HEADER, BINARY_TRAILER, binaryRows, copyBinary } from './copy-binary.js'
 import { copyText } from './copy-text.js'
+import { pgCopyStreams, pgDriver } from './lazy.js'
 
 export const PG_TYPE: Record<ColumnTypeName, string> = {
   string: 'text',
@@ -77,7 +77,7 @@ export interface PgConnectOptions {
 }
 
 export function pgPool(options: PgConnectOptions, log: Logger): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new (pgDriver().Pool)({
     connectionString: options.url,
     max: options.max ?? 4,
     idleTimeoutMillis: 30_000,
@@ -460,7 +460,7 @@ export async function copyLoads(
       if (open && open.binary !== binary) await finish()
       if (!open) {
         const stream = client.query(
-          copyFrom(`COPY ${tableSql} (${columns}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`),
+          pgCopyStreams().from(`COPY ${tableSql} (${columns}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`),
         )
         const done = new Promise<void>((resolve, reject) => {
           stream.on('error', reject)

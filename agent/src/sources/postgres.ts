@@ -6,8 +6,8 @@
 import { postgresSourceSpec, SourceError } from '@outpost/shared'
 import type { Column } from '@outpost/shared/batch'
 import type pg from 'pg'
-import { to as copyTo } from 'pg-copy-streams'
 import type * as z from 'zod'
+import { pgCopyStreams } from '../db/lazy.js'
 import { connectorPool, quoteIdent } from '../db/postgres.js'
 import { isRetryablePgError, pgErrorMessage } from '../db/postgres-errors.js'
 import { CURSOR_KEY, incrementalQuery, lineChunks, startPosition, textChunk, typedState } from './database.js'
@@ -80,7 +80,7 @@ export const postgresSource = defineSource<PostgresSourceOptions>({
             })
           const columns: Column[] = meta.fields.map((f) => ({ name: f.name, type: pgOidType(f.dataTypeID) }))
           const state: TypedTextState = typedState(columns, options)
-          const stream = c.query(copyTo(`COPY (${sql}) TO STDOUT`))
+          const stream = c.query(pgCopyStreams().to(`COPY (${sql}) TO STDOUT`))
           const aborted = () => stream.destroy()
           signal.addEventListener('abort', aborted, { once: true })
           try {

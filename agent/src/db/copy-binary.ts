@@ -298,6 +298,11 @@ function numericCells(col: WireColumn, rowCount: number): Prepared['cells'] {
     const intDigits = intEnd - lead
     const dscale = fracEnd - fracStart
     if (dscale > 0x3fff) return undefined
+    const pad = (4 - (dscale % 4)) % 4
+    if (intDigits + dscale + pad <= 15) {
+      pos = smallNumeric(src, lead, intEnd, fracStart, fracEnd, pad, negative, view, pos)
+      continue
+    }
     // Base-10000 groups aligned on the decimal point: the first integer group may be short,
     // the last fraction group is padded with zeros. The point itself (at intEnd) is skipped.
     groups.length = 0
@@ -339,4 +344,54 @@ function numericCells(col: WireColumn, rowCount: number): Prepared['cells'] {
   }
   offsets[rowCount] = pos
   return { bytes, offsets }
+}
+
+const POW10 = [1, 10, 100, 1000]
+const smallGroups = new Int32Array(4)
+
+/**
+ * numericCells for a decimal of at most 15 digits once its fraction is padded to whole groups:
+ * its digits as one exact integer, cut into base-10000 groups by arithmetic. Returns the next
+ * position.
+ */
+function smallNumeric(
+  src: Uint8Array,
+  lead: number,
+  intEnd: number,
+  fracStart: number,
+  fracEnd: number,
+  pad: number,
+  negative: boolean,
+  view: DataView,
+  pos: number,
+): number {
+  let w = 0
+  for (let d = lead; d < intEnd; d++) w = w * 10 + src[d]! - 0x30
+  for (let d = fracStart; d < fracEnd; d++) w = w * 10 + src[d]! - 0x30
+  w *= POW10[pad]!
+  const dscale = fracEnd - fracStart
+  // Four groups, least significant first, in 32-bit arithmetic: w < 1e15 splits into two halves.
+  const lo = w % 1e8
+  const hi = (w - lo) / 1e8
+  smallGroups[0] = (lo | 0) % 10000
+  smallGroups[1] = ((lo | 0) / 10000) | 0
+  smallGroups[2] = (hi | 0) % 10000
+  smallGroups[3] = ((hi | 0) / 10000) | 0
+  let top = 3
+  while (top >= 0 && smallGroups[top] === 0) top--
+  // Zero groups at either end are left out; the weight counts groups from the decimal point.
+  let low = 0
+  while (low < top && smallGroups[low] === 0) low++
+  const ndigits = top - low + 1
+  const weight = top < 0 ? 0 : top - (dscale + pad) / 4
+  view.setInt16(pos, ndigits)
+  view.setInt16(pos + 2, weight)
+  view.setUint16(pos + 4, negative && ndigits > 0 ? NUMERIC_NEG : 0)
+  view.setInt16(pos + 6, dscale)
+  pos += 8
+  for (let k = top; k >= low; k--) {
+    view.setInt16(pos, smallGroups[k]!)
+    pos += 2
+  }
+  return pos
 }

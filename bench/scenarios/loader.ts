@@ -8,55 +8,21 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { create, toBinary } from '@bufbuild/protobuf'
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { STREAMS, subjects } from '@outpost/shared'
-import { type Column, encodeColumns, type Value } from '@outpost/shared/batch'
-import { CentralTargetSchema, DataBatchSchema } from '@outpost/shared/gen/outpost/telemetry/v1/telemetry_pb'
 import pg from 'pg'
 import { copyText } from '../../agent/src/db/copy-text.js'
 import { startNats } from '../../test/helpers/nats.js'
 import { controlPlaneArgs } from '../../test/helpers/outpost.js'
+import { TYPED_COLUMNS, typedBatch, typedRows } from '../../test/helpers/typed-rows.js'
 import { PG_URL, profileFlags, psql, waitForLedgerRows } from '../lib/env.js'
 import { BENCH_TOKEN, OUTPOST } from './outpost.js'
 
-const COLUMNS: Column[] = [
-  { name: 'id', type: 'int' },
-  { name: 'created_at', type: 'timestamp' },
-  { name: 'customer', type: 'string' },
-  { name: 'email', type: 'string' },
-  { name: 'amount', type: 'decimal' },
-  { name: 'active', type: 'bool' },
-  { name: 'note', type: 'string' },
-  { name: 'attrs', type: 'json' },
-  { name: 'qty', type: 'int' },
-  { name: 'score', type: 'float' },
-]
 const DDL =
   '(id bigint, created_at timestamptz, customer text, email text, amount numeric, active boolean, note text, attrs jsonb, qty bigint, score double precision)'
 /** About what the agent puts in one message: a 1 MiB chunk of the benchmark CSV, ~0.95 MiB encoded. */
 const ROWS_PER_BATCH = 7700
-
-function rowsOf(from: number, count: number): Value[][] {
-  const rows: Value[][] = new Array(count)
-  for (let i = 0; i < count; i++) {
-    const id = from + i
-    rows[i] = [
-      id,
-      1_735_689_600_000_000 + id * 1_000_003,
-      id % 7 === 0 ? 'Smith, Jr. Kofi' : 'Anna Müller',
-      `anna.${id}@example.com`,
-      `${(id % 200_000) / 100}`,
-      id % 3 === 0,
-      id % 5 === 0 ? null : `note ${id % 1000}`,
-      `{"tier":${id % 4},"tags":["a","b"]}`,
-      id % 50,
-      (id % 10_000) / 7,
-    ]
-  }
-  return rows
-}
 
 /** psql \copy of the same rows, as COPY text, into a table of the same types: rows/s. */
 export function loaderCopyLimit(rows: number): number {
@@ -67,9 +33,9 @@ export function loaderCopyLimit(rows: number): number {
     for (let from = 1; from <= rows; from += ROWS_PER_BATCH)
       parts.push(
         copyText(
-          COLUMNS,
-          rowsOf(from, Math.min(ROWS_PER_BATCH, rows - from + 1)),
-          COLUMNS.map((c) => c.name),
+          TYPED_COLUMNS,
+          typedRows(from, Math.min(ROWS_PER_BATCH, rows - from + 1)),
+          TYPED_COLUMNS.map((c) => c.name),
         ),
       )
     writeFileSync(file, parts.join(''))
@@ -107,19 +73,15 @@ export async function loaderAlone(rows: number): Promise<number> {
     const subject = subjects.data('agt-bench', 'loader')
     const acks: Promise<unknown>[] = []
     for (let from = 1, seq = 0; from <= rows; from += ROWS_PER_BATCH, seq++) {
-      const chunk = rowsOf(from, Math.min(ROWS_PER_BATCH, rows - from + 1))
-      const batchId = `agt-bench/loader/run1/${seq}`
-      const message = create(DataBatchSchema, {
-        batchId,
-        agentId: 'agt-bench',
-        pipeline: 'loader',
-        runId: 'run1',
-        seq: BigInt(seq),
-        rowCount: chunk.length,
-        columns: encodeColumns({ columns: COLUMNS, rows: chunk }),
-        targets: [create(CentralTargetSchema, { table: 'bench_loader' })],
-      })
-      acks.push(js.publish(subject, toBinary(DataBatchSchema, message), { msgID: batchId }))
+      const batch = typedBatch(
+        'agt-bench',
+        'loader',
+        'bench_loader',
+        seq,
+        from,
+        Math.min(ROWS_PER_BATCH, rows - from + 1),
+      )
+      acks.push(js.publish(subject, batch.bytes, { msgID: batch.id }))
       if (acks.length >= 64) await Promise.all(acks.splice(0))
     }
     await Promise.all(acks)

@@ -18,6 +18,8 @@ import type { Store } from '../store/types.js'
 import { SchemaConflictError, type Warehouse, type WarehouseBatch } from '../warehouse/types.js'
 
 const ACK_WAIT_MS = 30_000
+/** Bytes of batches asked for at a time: well under nats-server's max_pending for a client. */
+const PULL_BYTES = 16 * 1024 * 1024
 
 interface Loadable {
   message: JsMsg
@@ -121,19 +123,24 @@ export class CentralIngest {
       durable_name: CONSUMERS.data,
       ack_policy: AckPolicy.Explicit,
       ack_wait: nanos(ACK_WAIT_MS),
-      max_ack_pending: 256,
+      // Bounds what the control plane holds: 64 batches of at most ~1 MiB.
+      max_ack_pending: 64,
     })
     const consumer = await jetstream(nc).consumers.get(STREAMS.data.name, CONSUMERS.data)
-    // Batches are pulled continuously into a queue (up to 48 ahead, each at most 1 MiB); the writer takes
-    // what has arrived, up to 32, whenever it is free: PostgreSQL works while the next batches
-    // arrive, and a batch that arrives alone is written at once. (A fetch per group waited up
-    // to its expiry for a group to fill, and failed when the client missed a heartbeat.)
+    // Batches are pulled continuously into a queue (16 MiB asked for at a time, each batch at most
+    // 1 MiB); the writer takes what has arrived, up to 32, whenever it is free: PostgreSQL works
+    // while the next batches arrive, and a batch that arrives alone is written at once. (A fetch
+    // per group waited up to its expiry for a group to fill, and failed when the client missed a
+    // heartbeat.) Pulls are bounded in bytes: asked for 48 batches of ~1 MiB at a time from a
+    // backlog, the server had more queued for this connection than its max_pending (64 MiB)
+    // while a group was written, dropped it as a slow consumer, and the batches it held came back
+    // only after ack_wait (30 s).
     const queue: JsMsg[] = []
     let arrived: (() => void) | undefined
     const pump = (async () => {
       while (!this.stopped) {
         try {
-          const messages = await consumer.consume({ max_messages: 48 })
+          const messages = await consumer.consume({ max_bytes: PULL_BYTES })
           this.messages = messages
           for await (const m of messages) {
             // Kept in progress from its arrival: a long write must not let it be redelivered.

@@ -22,7 +22,7 @@ export interface Command {
  * GCs a million rows), helper-thread CPU that the site's other processes needed: with the limit
  * at 3× the live heap, 4–7, and the central benchmark went 10–15 % faster (bench/RESULTS.md).
  */
-export const SERVICE_HEAP_GROWING_PERCENT = 200
+const SERVICE_HEAP_GROWING_PERCENT = 200
 
 /** Exit codes shared by every command (documented in the README). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, state: 3 } as const

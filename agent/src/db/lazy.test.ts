@@ -8,7 +8,10 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 function driversIn(module: string, then = ''): string[][] {
   const code = `
     await import(${JSON.stringify(here(module))})
-    const { loadedDrivers, pgDriver } = await import(${JSON.stringify(here('./lazy.ts'))})
+    const { pgDriver } = await import(${JSON.stringify(here('./lazy.ts'))})
+    const require = (await import('node:module')).createRequire(${JSON.stringify(here('./lazy.ts'))})
+    const loadedDrivers = () =>
+      ['pg', 'pg-copy-streams', 'mysql2'].filter((id) => require.cache[require.resolve(id)] !== undefined)
     const seen = [loadedDrivers()]
     ${then}
     seen.push(loadedDrivers())

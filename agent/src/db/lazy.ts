@@ -18,14 +18,3 @@ function onFirstUse<T>(id: string): () => T {
 export const pgDriver = onFirstUse<typeof import('pg')>('pg')
 export const pgCopyStreams = onFirstUse<typeof import('pg-copy-streams')>('pg-copy-streams')
 export const mysqlDriver = onFirstUse<typeof import('mysql2')>('mysql2')
-
-/** Which of the drivers above this process has loaded, for the test that they load lazily. */
-export function loadedDrivers(): string[] {
-  return ['pg', 'pg-copy-streams', 'mysql2'].filter((id) => {
-    try {
-      return require.cache[require.resolve(id)] !== undefined
-    } catch {
-      return false
-    }
-  })
-}
